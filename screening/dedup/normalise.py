@@ -1,0 +1,171 @@
+"""Normalise the fields of a DedupRecord into the comparable forms the engine blocks and scores on.
+
+Why each rule exists (all seen in real exports):
+- DOIs come as URLs, with "doi:" prefixes and in either case.
+- Titles differ in case, punctuation, accents, HTML tags and trailing full stops.
+- Author lists come as "Family, Given" items, "Adeli K.Lewis G. F." (one string, no separator),
+  "A and B" or "A; B"; name order and particles vary ("Wu, C. Y." vs "Ching-yi, Wu").
+- Pages "221-8" mean 221-228; Excel turns "1-7" into "01-Jul".
+- Garbage locators ("Suppl-29", volume "1)", EndNote record numbers in the issue field) must count
+  as missing, not as conflicts.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from screening.dedup.model import DedupRecord
+
+_DOI_PREFIX = re.compile(r"^(?:https?://)?(?:dx\.)?(?:doi\.org/)?(?:doi:\s*)?", re.IGNORECASE)
+_DOI_SHAPE = re.compile(r"10\.\d{4,9}/\S+")
+_TAGS = re.compile(r"<[^>]+>")
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_COCHRANE = re.compile(r"cd(\d{6})(?:\.pub(\d+))?", re.IGNORECASE)
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
+# Title words that mark a record as a different kind of item about the same paper.
+_MARKERS = {
+    "erratum": "erratum", "errata": "erratum", "corrigendum": "erratum",
+    "correction": "erratum", "corrections": "erratum",
+    "reply": "reply", "response": "reply", "rejoinder": "reply",
+    "comment": "comment", "comments": "comment", "commentary": "comment",
+    "retraction": "retraction", "retracted": "retraction",
+    "letter": "letter", "letters": "letter",
+}
+_JOURNAL_STOP = {"the", "of", "and", "in", "for", "on", "a", "an", "de", "la", "der", "und"}
+
+
+@dataclass(frozen=True)
+class Norm:
+    """The comparable form of one record (all strings ASCII lower case)."""
+
+    title: str  # words separated by single spaces; "" if missing
+    compact: str  # title without spaces, for prefix/suffix keys
+    authors: str  # family-name tokens, sorted, space separated
+    first_author: str  # the first author's family name (best guess)
+    first_tokens: frozenset[str]  # all name words of the first author (order-proof matching)
+    year: int | None
+    journal: str  # words without stop words
+    volume: str
+    issue: str
+    first_page: str
+    last_page: str
+    doi: str
+    abstract: str  # first 400 folded characters
+    markers: frozenset[str]
+    cochrane: str  # "CD002273.pub3"-style review version, "" if not a Cochrane review
+    filled: int  # how many fields are present (completeness)
+
+
+def fold(text: str | None) -> str:
+    """Fold text to ASCII lower case words separated by single spaces."""
+    if not text:
+        return ""
+    text = _TAGS.sub(" ", text)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return _NON_ALNUM.sub(" ", text.lower()).strip()
+
+
+def normalise_doi(doi: str | None) -> str:
+    """Return the bare lower-case DOI ("10.1097/mol.0b...") or "" if none can be read."""
+    if not doi:
+        return ""
+    text = _DOI_PREFIX.sub("", doi.strip()).lower()
+    found = _DOI_SHAPE.search(text)
+    return found.group(0).rstrip(".;,") if found else ""
+
+
+def split_authors(authors: list[str]) -> list[str]:
+    """Split author strings into one string per author, whatever the export's convention."""
+    out: list[str] = []
+    for item in authors:
+        for part in re.split(r"\s+and\s+|;|\n", item):
+            # "Adeli K.Lewis G. F.": one author ends where an initial's full stop meets a capital.
+            out.extend(p.strip() for p in re.split(r"(?<=\.)(?=[A-Z][a-z'\u2019])", part) if p.strip())
+    return out
+
+
+def author_tokens(author: str) -> list[str]:
+    """Name words of one author without initials (so order and particles do not matter)."""
+    return [w for w in fold(author).split() if len(w) > 1]
+
+
+def family_name(author: str) -> str:
+    """Best guess of the family name: before the comma, else the longest leading word."""
+    head = author.split(",")[0] if "," in author else author
+    words = author_tokens(head)
+    return max(words, key=len) if words else ""
+
+
+def _number(text: str | None, max_digits: int) -> str:
+    """A plain locator number ("12", "12 (3 Suppl)") or "" for garbage such as "Suppl-29", "1)"."""
+    if not text:
+        return ""
+    found = re.fullmatch(r"\s*(\d{1,%d})\s*(?:\(.*\))?\s*" % max_digits, text)
+    return found.group(1).lstrip("0") or "0" if found else ""
+
+
+def parse_pages(pages: str | None) -> tuple[str, str]:
+    """First and last page: "221-8" -> ("221", "228"), "01-Jul" -> ("1", "7"), "e123" -> ("e123", "")."""
+    if not pages:
+        return "", ""
+    text = pages.strip().lower()
+    excel = re.fullmatch(r"(\d{1,2})-([a-z]{3})", text)
+    if excel and excel.group(2) in _MONTHS:
+        return excel.group(1).lstrip("0"), str(_MONTHS[excel.group(2)])
+    found = re.match(r"([a-z]{0,2}\d+)(?:\s*[-\u2013]+\s*([a-z]{0,2}\d+))?", text)
+    if not found:
+        return "", ""
+    first = found.group(1).lstrip("0") or "0"
+    last = found.group(2) or ""
+    if last.isdigit() and first.isdigit() and len(last) < len(first):
+        last = first[: len(first) - len(last)] + last
+    return first, last
+
+
+def title_markers(title: str) -> frozenset[str]:
+    """Erratum/reply/comment/retraction/letter markers found among the folded title's words."""
+    return frozenset(_MARKERS[w] for w in title.split() if w in _MARKERS)
+
+
+def cochrane_version(record: DedupRecord, doi: str) -> str:
+    """Identify a Cochrane review version from its DOI or page field ("CD002273.pub2")."""
+    journal = (record.journal or "").lower()
+    if "14651858" not in doi and "cochrane" not in journal:
+        return ""
+    found = _COCHRANE.search(doi) or _COCHRANE.search(record.pages or "")
+    if not found:
+        return ""
+    return f"CD{found.group(1)}.pub{found.group(2) or (record.year or 1)}"
+
+
+def normalise(record: DedupRecord) -> Norm:
+    """Build the comparable form of a record."""
+    title = fold(record.title)
+    names = split_authors(record.authors)
+    tokens = sorted({w for a in names for w in author_tokens(a)})
+    first, last = parse_pages(record.pages)
+    doi = normalise_doi(record.doi)
+    journal = " ".join(w for w in fold(record.journal).split() if w not in _JOURNAL_STOP)
+    values = (record.title, record.authors, record.year, record.journal, record.volume,
+              record.issue, record.pages, record.doi, record.abstract, record.isbn)
+    return Norm(
+        title=title,
+        compact=title.replace(" ", ""),
+        authors=" ".join(tokens),
+        first_author=family_name(names[0]) if names else "",
+        first_tokens=frozenset(author_tokens(names[0])) if names else frozenset(),
+        year=record.year,
+        journal=journal,
+        volume=_number(record.volume, 4),
+        issue=_number(record.issue, 3),
+        first_page=first,
+        last_page=last,
+        doi=doi,
+        abstract=fold(record.abstract)[:400],
+        markers=title_markers(title),
+        cochrane=cochrane_version(record, doi),
+        filled=sum(1 for v in values if v not in (None, "", [])),
+    )
