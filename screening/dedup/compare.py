@@ -14,7 +14,7 @@ from rapidfuzz import fuzz, process
 from screening.dedup.normalise import Norm
 
 FIELDS = ("title", "title_set", "authors", "year_gap", "journal", "volume", "issue", "page",
-          "doi", "abstract", "markers_differ", "cochrane_differ")
+          "doi", "abstract", "title_length", "markers_differ", "cochrane_differ")
 
 
 def _text_sim(
@@ -72,6 +72,11 @@ def compare_pairs(
     for name, attr in (("volume", "volume"), ("issue", "issue"), ("page", "first_page"),
                        ("doi", "doi")):
         out[name] = _equal(*column(attr))
+    # A typo in the first page ("2297-2108" vs "2097-2108") is no conflict if the last agrees.
+    same_last = _equal(*column("last_page")) == 1
+    out["page"][(out["page"] == 0) & same_last] = np.nan
+    out["title_length"] = np.array([min(len(a.compact), len(b.compact))
+                                    for a, b in zip(left, right, strict=True)], dtype=np.float64)
     out["markers_differ"] = np.array([float(a.markers != b.markers)
                                       for a, b in zip(left, right, strict=True)])
     out["cochrane_differ"] = np.array([float(bool(a.cochrane) and bool(b.cochrane)

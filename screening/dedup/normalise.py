@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from screening.dedup.model import DedupRecord
 
@@ -23,6 +24,12 @@ _DOI_SHAPE = re.compile(r"10\.\d{4,9}/\S+")
 _TAGS = re.compile(r"<[^>]+>")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _COCHRANE = re.compile(r"cd(\d{6})(?:\.pub(\d+))?", re.IGNORECASE)
+# MEDLINE appends "[Erratum appears in ...]" notes (often cut off) and "[Japanese]" to titles;
+# a bracket at the very start is a translated title and stays.
+_BRACKET_NOTE = re.compile(r"(?<=.)(?:\[[^\]]*\]|\[.*$)", re.DOTALL)
+# Errata cite the paper they correct: "(vol 360, pg 542, 2009)" or "(N Engl J Med (2009) 360 (542))".
+_ERRATUM_CITE = re.compile(r"\((?:vol\.? ?\d+,? pg\.? ?\d+.*|[^()]*\(\d{4}\)\s*\d+.*)\)\s*\.?\s*$",
+                           re.IGNORECASE)
 _MONTHS = {m: i + 1 for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
 # Title words that mark a record as a different kind of item about the same paper.
@@ -72,7 +79,8 @@ def normalise_doi(doi: str | None) -> str:
     """Return the bare lower-case DOI ("10.1097/mol.0b...") or "" if none can be read."""
     if not doi:
         return ""
-    text = _DOI_PREFIX.sub("", doi.strip()).lower()
+    # Some exports URL-encode the DOI ("%28" for "(").
+    text = _DOI_PREFIX.sub("", unquote(doi.strip())).lower()
     found = _DOI_SHAPE.search(text)
     return found.group(0).rstrip(".;,") if found else ""
 
@@ -108,7 +116,7 @@ def _number(text: str | None, max_digits: int) -> str:
 
 
 def parse_pages(pages: str | None) -> tuple[str, str]:
-    """First and last page: "221-8" -> ("221", "228"), "01-Jul" -> ("1", "7"), "e123" -> ("e123", "")."""
+    """First and last page: "221-8" -> ("221", "228"), "01-Jul" -> ("1", "7"), "e123" -> ("123", "")."""
     if not pages:
         return "", ""
     text = pages.strip().lower()
@@ -118,16 +126,25 @@ def parse_pages(pages: str | None) -> tuple[str, str]:
     found = re.match(r"([a-z]{0,2}\d+)(?:\s*[-\u2013]+\s*([a-z]{0,2}\d+))?", text)
     if not found:
         return "", ""
-    first = found.group(1).lstrip("0") or "0"
-    last = found.group(2) or ""
+    # Letter prefixes vary between databases ("c37" vs "37"): compare the digits only.
+    first = re.sub(r"^[a-z]+", "", found.group(1)).lstrip("0") or "0"
+    last = re.sub(r"^[a-z]+", "", found.group(2) or "")
     if last.isdigit() and first.isdigit() and len(last) < len(first):
         last = first[: len(first) - len(last)] + last
     return first, last
 
 
-def title_markers(title: str) -> frozenset[str]:
-    """Erratum/reply/comment/retraction/letter markers found among the folded title's words."""
-    return frozenset(_MARKERS[w] for w in title.split() if w in _MARKERS)
+def clean_title(title: str | None) -> tuple[str, frozenset[str]]:
+    """Fold a title without database notes; return it with its erratum/reply/comment markers."""
+    if not title:
+        return "", frozenset()
+    text = _BRACKET_NOTE.sub(" ", title)
+    cited = _ERRATUM_CITE.search(text)
+    if cited:
+        text = text[: cited.start()]
+    folded = fold(text)
+    markers = {_MARKERS[w] for w in folded.split() if w in _MARKERS}
+    return folded, frozenset(markers | ({"erratum"} if cited else set()))
 
 
 def cochrane_version(record: DedupRecord, doi: str) -> str:
@@ -143,7 +160,7 @@ def cochrane_version(record: DedupRecord, doi: str) -> str:
 
 def normalise(record: DedupRecord) -> Norm:
     """Build the comparable form of a record."""
-    title = fold(record.title)
+    title, markers = clean_title(record.title)
     names = split_authors(record.authors)
     tokens = sorted({w for a in names for w in author_tokens(a)})
     first, last = parse_pages(record.pages)
@@ -165,7 +182,7 @@ def normalise(record: DedupRecord) -> Norm:
         last_page=last,
         doi=doi,
         abstract=fold(record.abstract)[:400],
-        markers=title_markers(title),
+        markers=markers,
         cochrane=cochrane_version(record, doi),
         filled=sum(1 for v in values if v not in (None, "", [])),
     )

@@ -19,9 +19,13 @@ RULES = (
     ("doi_no_title", "same DOI, a title missing, authors agree"),
     ("title_plus_two", "near-identical title plus two agreeing fields, no conflict"),
     ("title_authors_plus_two", "similar title, same authors plus two agreeing fields, no conflict"),
+    ("title_contained_locators", "one title contains the other; authors, year, volume and "
+     "first page agree, no conflict"),
     ("review_doi", "same DOI but other fields disagree"),
     ("review_title", "near-identical title, too little other evidence, or an erratum/reply"),
+    ("review_doi_conflict", "identical title and three agreeing fields, but different DOIs"),
     ("review_similar", "similar title and two agreeing fields"),
+    ("review_other_issue", "same title, authors and journal in another issue or pages"),
     ("review_untitled", "a title missing, authors, year, volume and page agree"),
 )
 _WEIGHTS = {"title": 3.0, "authors": 1.5, "doi": 2.0, "abstract": 1.0, "journal": 0.5,
@@ -73,17 +77,27 @@ def decide(f: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray
     any_conflict = conf["doi"] | conf["year"] | conf["locator"] | conf["kind"]
     t, ts, doi = f["title"], f["title_set"], f["doi"]
     no_title = np.isnan(t)
+    long_title = f["title_length"] >= 40
     with np.errstate(invalid="ignore"):
         candidates = [
             (AUTO, (doi == 1) & ((t >= 0.9) | (ts >= 0.97)) & ~conf["year"] & ~conf["kind"]),
             (AUTO, (doi == 1) & no_title & agree["authors"] & ~conf["year"]),
             (AUTO, (t >= 0.95) & (n_agree >= 2) & ~any_conflict),
             (AUTO, (t >= 0.85) & agree["authors"] & (n_agree >= 3) & ~any_conflict),
+            (AUTO, (ts >= 0.97) & agree["authors"] & agree["volume"] & agree["page"]
+             & agree["year"] & ~any_conflict),
             # A supplement's DOI is shared by all its abstracts: only similar titles count.
             (REVIEW, (doi == 1) & ((t >= 0.6) | no_title)),
-            (REVIEW, ((t >= 0.9) | (ts >= 0.97)) & (n_agree >= 1) & ~conf["doi"]
-             & (~conf["locator"] | conf["kind"])),
+            # Errata, replies and Cochrane versions: never automatic, but shown to a human.
+            (REVIEW, ((t >= 0.9) | (ts >= 0.97)) & (n_agree >= 1)
+             & ((~conf["doi"] & ~conf["locator"]) | conf["kind"])),
+            # One of two DOIs is sometimes simply wrong; everything else agreeing, ask.
+            (REVIEW, (t >= 0.95) & (n_agree >= 3) & ~conf["locator"]),
             (REVIEW, (t >= 0.8) & (n_agree >= 2) & ~any_conflict),
+            # Same paper title, authors and journal in another issue: an erratum, a conference
+            # abstract or a recurring column; a human tells which.
+            (REVIEW, (t >= 0.95) & agree["authors"] & agree["journal"] & ~conf["year"]
+             & ~conf["doi"] & long_title),
             (REVIEW, no_title & agree["authors"] & agree["year"] & agree["volume"]
              & agree["page"]),
         ]
