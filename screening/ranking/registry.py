@@ -1,0 +1,50 @@
+"""Rankers by name: the built-in ones plus any installed under the `sieve.rankers` entry points."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Any
+
+from .rankers import NaiveBayesRanker, TfidfLogRegRanker, TfidfSvmRanker
+
+__all__ = ["DEFAULT_RANKER", "ENTRY_POINT_GROUP", "available_rankers", "load_ranker"]
+
+#: Stable name of the default ranker (stored with each model run).
+DEFAULT_RANKER = "tfidf-svm"
+ENTRY_POINT_GROUP = "sieve.rankers"
+
+_BUILTIN: dict[str, type] = {
+    cls.name: cls for cls in (TfidfSvmRanker, TfidfLogRegRanker, NaiveBayesRanker)
+}
+
+
+def _plugins() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def available_rankers() -> list[str]:
+    """Names accepted by `load_ranker`, sorted (built-ins and installed plugins)."""
+    return sorted(set(_BUILTIN) | set(_plugins()))
+
+
+def load_ranker(name: str = "default", **params: Any) -> Any:
+    """Create a ranker by name.
+
+    Args:
+        name: a name from `available_rankers()`, or "default".
+        **params: passed to the ranker's constructor (e.g. `random_state=0`).
+
+    Returns:
+        An unfitted scikit-learn style estimator.
+
+    Raises:
+        ValueError: if the name is unknown; the message lists the options.
+    """
+    key = DEFAULT_RANKER if name == "default" else name
+    if key in _BUILTIN:
+        return _BUILTIN[key](**params)
+    plugins = _plugins()
+    if key in plugins:
+        return plugins[key].load()(**params)
+    options = ", ".join(available_rankers())
+    raise ValueError(f"unknown ranker {name!r}; available: {options} (or 'default')")
