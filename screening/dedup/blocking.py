@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from itertools import combinations
 
 import numpy as np
 
@@ -58,7 +59,8 @@ def candidate_pairs(
     for i, (norm, rare) in enumerate(zip(norms, rarest_words(norms), strict=True)):
         for key in record_keys(norm, rare):
             blocks[key].append(i)
-    chunks: list[np.ndarray] = []
+    n = len(norms)
+    codes: list[int] = []  # one int per pair (i * n + j) makes the union a fast 1-D unique
     skipped = 0
     for key, members in blocks.items():
         if len(members) < 2:
@@ -66,15 +68,9 @@ def candidate_pairs(
         if len(members) > max_block and not key.startswith("d:"):
             skipped += 1
             continue
-        idx = np.asarray(members, dtype=np.int64)
-        left, right = np.triu_indices(len(idx), k=1)
-        chunks.append(np.stack([idx[left], idx[right]], axis=1))
-    if not chunks:
-        return np.empty((0, 2), dtype=np.int64), {"blocks_skipped": float(skipped)}
-    # One int64 code per pair makes the union of all blocks a fast 1-D unique.
-    n = len(norms)
-    codes = np.unique(np.concatenate([c[:, 0] * n + c[:, 1] for c in chunks]))
-    pairs = np.stack([codes // n, codes % n], axis=1)
+        codes.extend(i * n + j for i, j in combinations(members, 2))
+    unique = np.unique(np.asarray(codes, dtype=np.int64))
+    pairs = np.stack([unique // n, unique % n], axis=1).reshape(-1, 2)
     if new_mask is not None:
         pairs = pairs[new_mask[pairs[:, 0]] | new_mask[pairs[:, 1]]]
     return pairs, {"blocks_skipped": float(skipped)}

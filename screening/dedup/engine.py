@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Collection, Sequence
 
@@ -94,6 +95,20 @@ def find_duplicates(
     ids = [r.id for r in records]
     if len(set(ids)) != len(ids):
         raise ValueError("record ids must be unique")
+    # The pipeline allocates millions of small objects and no reference cycles; pausing the
+    # cyclic garbage collector avoids repeated full scans of them (a third of the run time).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(records, ids, new_ids, workers)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run(records: Sequence[DedupRecord], ids: list[str], new_ids: Collection[str] | None,
+         workers: int) -> DedupResult:
+    """The phases of ``find_duplicates``, timed."""
     clock = time.perf_counter()
     stats: dict[str, float] = {"records": float(len(records))}
     norms = [normalise(r) for r in records]

@@ -181,7 +181,7 @@ def normalise(record: DedupRecord) -> Norm:
         first_page=first,
         last_page=last,
         doi=doi,
-        abstract=fold(record.abstract)[:400],
+        abstract=fold((record.abstract or "")[:500])[:400],
         markers=markers,
         cochrane=cochrane_version(record, doi),
         filled=sum(1 for v in values if v not in (None, "", [])),
