@@ -32,6 +32,7 @@ class Record:
     language: str | None = None
     publication_type: str | None = None
     publisher: str | None = None
-    source_id: str | None = None  # the record's own id in the export (record_id column, citekey, accession number)
+    # The record's own id in the export (record_id column, citekey, accession number).
+    source_id: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     locator: str | None = None

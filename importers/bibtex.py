@@ -1,0 +1,176 @@
+"""BibTeX and BibLaTeX via bibtexparser v2 (LaTeX to Unicode, @string, crossref, braces)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import bibtexparser
+from bibtexparser import middlewares as mw
+from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, Entry
+
+from importers.errors import Problem
+from importers.normalise import make_record
+from importers.record import Record
+
+_KW_SPLIT = re.compile(r"\s*[,;]\s*")
+_UNSAFE = re.compile(r"[{}]")
+FIELD_KEYS: dict[str, tuple[str, ...]] = {
+    "title": ("title",),
+    "abstract": ("abstract",),
+    "authors": ("author", "editor"),
+    "year": ("year", "date", "origdate"),
+    "journal": ("journal", "journaltitle", "booktitle", "series"),
+    "volume": ("volume",),
+    "issue": ("number", "issue"),
+    "pages": ("pages", "eid"),
+    "doi": ("doi",),
+    "pmid": ("pmid",),
+    "issn": ("issn",),
+    "isbn": ("isbn",),
+    "url": ("url", "howpublished"),
+    "keywords": ("keywords", "keyword"),
+    "language": ("language", "langid"),
+    "publisher": ("publisher", "institution", "organization", "school"),
+}
+_WRITE_TYPES = {
+    "article": "article", "book": "book", "chapter": "incollection",
+    "conference": "inproceedings", "report": "techreport", "thesis": "phdthesis",
+    "web": "online", "dataset": "dataset", "other": "misc",
+}
+
+
+def _stack() -> list[Any]:
+    return [
+        mw.NormalizeFieldKeys(allow_inplace_modification=True),
+        mw.SeparateCoAuthors(allow_inplace_modification=True),
+        mw.LatexDecodingMiddleware(allow_inplace_modification=True),
+    ]
+
+
+def _library(text: str) -> bibtexparser.Library:
+    return bibtexparser.parse_string(text, append_middleware=_stack())
+
+
+def _rescue(block: DuplicateFieldKeyBlock) -> Entry | None:
+    """Keep an entry that repeats a field (WoS exports do): the first value wins."""
+    entry = block.ignore_error_block
+    if not isinstance(entry, Entry):
+        return None
+    seen: set[str] = set()
+    fields = []
+    for field in entry.fields:
+        if field.key.lower() not in seen:
+            seen.add(field.key.lower())
+            fields.append(field)
+    entry.fields = fields
+    library = bibtexparser.Library([entry])
+    for middleware in [mw.RemoveEnclosingMiddleware(allow_inplace_modification=True), *_stack()]:
+        library = middleware.transform(library)
+    return library.entries[0] if library.entries else None
+
+
+def _value(entry_fields: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        value = entry_fields.get(key)
+        if value:
+            return value
+    return None
+
+
+def _inherit(fields: dict[str, Any], by_key: dict[str, dict[str, Any]]) -> None:
+    """Copy missing fields from the crossref parent (one level, as BibTeX does)."""
+    parent = by_key.get(str(fields.get("crossref", "")).lower())
+    if not parent:
+        return
+    for key, value in parent.items():
+        if key == "title":
+            fields.setdefault("booktitle", value)
+        elif key not in ("crossref", "ids"):
+            fields.setdefault(key, value)
+
+
+def _entry_fields(entry: Entry) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in entry.fields:
+        value = field.value
+        if isinstance(value, str):
+            value = value.replace("{", "").replace("}", "")
+        elif isinstance(value, list):
+            value = [str(v).replace("{", "").replace("}", "") for v in value]
+        out[field.key] = value
+    return out
+
+
+def parse_text(text: str) -> tuple[list[Record], list[Problem]]:
+    """Parse BibTeX/BibLaTeX text into records and problems (blocks that failed to parse).
+
+    Args:
+        text: Decoded file content.
+
+    Returns:
+        Records (one per entry, @string/@preamble/@comment excluded) and problems.
+    """
+    library = _library(text)
+    found = list(library.entries)
+    failed = []
+    for block in library.failed_blocks:
+        rescued = _rescue(block) if isinstance(block, DuplicateFieldKeyBlock) else None
+        if rescued is not None:
+            found.append(rescued)
+        else:
+            failed.append(block)
+    entries = [(entry, _entry_fields(entry)) for entry in found]
+    by_key = {entry.key.lower(): fields for entry, fields in entries}
+    records: list[Record] = []
+    for entry, fields in entries:
+        if "crossref" in fields:
+            _inherit(fields, by_key)
+        picked = {name: _value(fields, keys) for name, keys in FIELD_KEYS.items()}
+        if isinstance(picked["keywords"], str):
+            picked["keywords"] = _KW_SPLIT.split(picked["keywords"])
+        picked["publication_type"] = entry.entry_type
+        picked["source_id"] = entry.key
+        raw = dict(fields, ENTRYTYPE=entry.entry_type, ID=entry.key)
+        records.append(make_record(picked, raw, f"entry {entry.key}"))
+    problems = [_problem(block) for block in failed]
+    return records, problems
+
+
+def _problem(block: Any) -> Problem:
+    if isinstance(block, DuplicateBlockKeyBlock):
+        return Problem(f"entry {block.key}", f"duplicate key {block.key!r} (line "
+                                             f"{(block.start_line or 0) + 1}); the first entry "
+                                             "is kept")
+    error = getattr(block, "error", None)
+    reason = getattr(error, "abort_reason", None) or str(error or "") or "unreadable block"
+    return Problem(f"line {(block.start_line or 0) + 1}", f"cannot read BibTeX block: {reason}")
+
+
+def _braced(value: str) -> str:
+    return "{" + _UNSAFE.sub("", value) + "}"
+
+
+def write(records: list[Record]) -> bytes:
+    """Write records as BibTeX (UTF-8; keys from ``source_id`` or ``recN``)."""
+    out: list[str] = []
+    used: set[str] = set()
+    for number, rec in enumerate(records, 1):
+        key = re.sub(r"[\s,{}()=\"#%'~\\]", "", rec.source_id or "") or f"rec{number}"
+        while key in used:
+            key += "x"
+        used.add(key)
+        authors = " and ".join(a if ", " in a else "{" + a + "}" for a in rec.authors)
+        pairs = (
+            ("title", rec.title), ("author", authors), ("year", rec.year),
+            ("journal", rec.journal), ("volume", rec.volume), ("number", rec.issue),
+            ("pages", rec.pages.replace("-", "--") if rec.pages else None), ("doi", rec.doi),
+            ("pmid", rec.pmid), ("issn", rec.issn), ("isbn", rec.isbn), ("url", rec.url),
+            ("keywords", "; ".join(rec.keywords)), ("language", rec.language),
+            ("publisher", rec.publisher), ("abstract", rec.abstract),
+        )
+        body = ",\n".join(f"  {name} = {_braced(str(value))}" for name, value in pairs
+                          if value not in (None, ""))
+        kind = _WRITE_TYPES.get(rec.publication_type or "other", "misc")
+        out.append(f"@{kind}{{{key},\n{body}\n}}\n")
+    return "\n".join(out).encode("utf-8")
