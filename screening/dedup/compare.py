@@ -39,7 +39,9 @@ def journal_similarity(a: str, b: str) -> float:
     if not a or not b:
         return float("nan")
     wa, wb = a.split(), b.split()
-    if len(wa) == len(wb) and all(x.startswith(y) or y.startswith(x) for x, y in zip(wa, wb)):
+    if len(wa) == len(wb) and all(
+        x.startswith(y) or y.startswith(x) for x, y in zip(wa, wb, strict=True)
+    ):
         return 1.0
     return max(fuzz.ratio(a, b), 0.9 * fuzz.token_set_ratio(a, b)) / 100.0
 

@@ -11,7 +11,7 @@ import numpy as np
 from screening.dedup.blocking import candidate_pairs
 from screening.dedup.compare import compare_pairs
 from screening.dedup.groups import GuardedUnion, choose_kept
-from screening.dedup.model import DedupRecord, DedupResult, Pair, Reason
+from screening.dedup.model import Decision, DedupRecord, DedupResult, Pair, Reason
 from screening.dedup.normalise import Norm, normalise
 from screening.dedup.rules import AUTO, DISTINCT, RULES, conflicts, decide
 
@@ -67,9 +67,15 @@ def _group(norms: Sequence[Norm], ids: Sequence[str], pairs: list[Pair],
             pair.decision = "review"
             pair.reasons.append(Reason("guard", None, f"automatic merge refused: {clash}"))
     groups = [sorted(ids[i] for i in members) for members in union.groups()]
-    # A review pair inside one automatic group is already settled by transitivity.
-    pairs[:] = [p for p in pairs if p.decision == "auto"
-                or union.find(index[p.a]) != union.find(index[p.b])]
+    # A review pair inside one automatic group is already settled by transitivity, and one
+    # question per pair of groups is enough: keep the strongest review pair between two groups.
+    best: dict[tuple[int, int], Pair] = {}
+    for pair in sorted(pairs, key=lambda p: (-p.score, p.a, p.b)):
+        if pair.decision == "review":
+            ga, gb = sorted((union.find(index[pair.a]), union.find(index[pair.b])))
+            if ga != gb:
+                best.setdefault((ga, gb), pair)
+    pairs[:] = [p for p in pairs if p.decision == "auto"] + list(best.values())
     return sorted(groups)
 
 
@@ -129,7 +135,7 @@ def _run(records: Sequence[DedupRecord], ids: list[str], new_ids: Collection[str
     pairs = []
     for k in np.flatnonzero(decision != DISTINCT):
         a, b = sorted((ids[index_pairs[k, 0]], ids[index_pairs[k, 1]]))
-        kind = "auto" if decision[k] == AUTO else "review"
+        kind: Decision = "auto" if decision[k] == AUTO else "review"
         pairs.append(Pair(a, b, round(float(scores[k]), 4), kind,
                           _explain(features, conf, int(rule[k]), int(k))))
     stats["seconds_decide"] = time.perf_counter() - clock

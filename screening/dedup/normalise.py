@@ -27,7 +27,7 @@ _COCHRANE = re.compile(r"cd(\d{6})(?:\.pub(\d+))?", re.IGNORECASE)
 # MEDLINE appends "[Erratum appears in ...]" notes (often cut off) and "[Japanese]" to titles;
 # a bracket at the very start is a translated title and stays.
 _BRACKET_NOTE = re.compile(r"(?<=.)(?:\[[^\]]*\]|\[.*$)", re.DOTALL)
-# Errata cite the paper they correct: "(vol 360, pg 542, 2009)" or "(N Engl J Med (2009) 360 (542))".
+# Errata cite the paper they correct: "(vol 360, pg 542, 2009)", "(N Engl J Med (2009) 360 (542))".
 _ERRATUM_CITE = re.compile(r"\((?:vol\.? ?\d+,? pg\.? ?\d+.*|[^()]*\(\d{4}\)\s*\d+.*)\)\s*\.?\s*$",
                            re.IGNORECASE)
 _MONTHS = {m: i + 1 for i, m in enumerate(
@@ -91,7 +91,8 @@ def split_authors(authors: list[str]) -> list[str]:
     for item in authors:
         for part in re.split(r"\s+and\s+|;|\n", item):
             # "Adeli K.Lewis G. F.": one author ends where an initial's full stop meets a capital.
-            out.extend(p.strip() for p in re.split(r"(?<=\.)(?=[A-Z][a-z'\u2019])", part) if p.strip())
+            pieces = re.split(r"(?<=\.)(?=[A-Z][a-z'\u2019])", part)
+            out.extend(p.strip() for p in pieces if p.strip())
     return out
 
 
@@ -111,12 +112,15 @@ def _number(text: str | None, max_digits: int) -> str:
     """A plain locator number ("12", "12 (3 Suppl)") or "" for garbage such as "Suppl-29", "1)"."""
     if not text:
         return ""
-    found = re.fullmatch(r"\s*(\d{1,%d})\s*(?:\(.*\))?\s*" % max_digits, text)
+    found = re.fullmatch(r"\s*(\d{1,%s})\s*(?:\(.*\))?\s*".replace("%s", str(max_digits)), text)
     return found.group(1).lstrip("0") or "0" if found else ""
 
 
 def parse_pages(pages: str | None) -> tuple[str, str]:
-    """First and last page: "221-8" -> ("221", "228"), "01-Jul" -> ("1", "7"), "e123" -> ("123", "")."""
+    """First and last page digits: "221-8" -> ("221", "228"), "01-Jul" -> ("1", "7").
+
+    Excel turned "1-7" into "01-Jul"; letter prefixes are dropped ("e123" -> "123").
+    """
     if not pages:
         return "", ""
     text = pages.strip().lower()
