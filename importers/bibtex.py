@@ -33,6 +33,7 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "language": ("language", "langid"),
     "publisher": ("publisher", "institution", "organization", "school"),
 }
+_CONTAINERS = frozenset({"xdata", "set"})
 _WRITE_TYPES = {
     "article": "article", "book": "book", "chapter": "incollection",
     "conference": "inproceedings", "report": "techreport", "thesis": "phdthesis",
@@ -79,15 +80,18 @@ def _value(entry_fields: dict[str, Any], keys: tuple[str, ...]) -> Any:
 
 
 def _inherit(fields: dict[str, Any], by_key: dict[str, dict[str, Any]]) -> None:
-    """Copy missing fields from the crossref parent (one level, as BibTeX does)."""
+    """Copy missing fields from the crossref parent and BibLaTeX @xdata entries (one level)."""
     parent = by_key.get(str(fields.get("crossref", "")).lower())
-    if not parent:
-        return
-    for key, value in parent.items():
-        if key == "title":
-            fields.setdefault("booktitle", value)
-        elif key not in ("crossref", "ids"):
-            fields.setdefault(key, value)
+    if parent:
+        for key, value in parent.items():
+            if key == "title":
+                fields.setdefault("booktitle", value)
+            elif key not in ("crossref", "ids", "xdata"):
+                fields.setdefault(key, value)
+    for name in str(fields.get("xdata", "")).split(","):
+        for key, value in by_key.get(name.strip().lower(), {}).items():
+            if key not in ("crossref", "ids", "xdata"):
+                fields.setdefault(key, value)
 
 
 def _entry_fields(entry: Entry) -> dict[str, Any]:
@@ -123,8 +127,9 @@ def parse_text(text: str) -> tuple[list[Record], list[Problem]]:
     entries = [(entry, _entry_fields(entry)) for entry in found]
     by_key = {entry.key.lower(): fields for entry, fields in entries}
     records: list[Record] = []
+    problems = [_problem(block) for block in failed]
     for entry, fields in entries:
-        if "crossref" in fields:
+        if "crossref" in fields or "xdata" in fields:
             _inherit(fields, by_key)
         picked = {name: _value(fields, keys) for name, keys in FIELD_KEYS.items()}
         if isinstance(picked["keywords"], str):
@@ -132,8 +137,14 @@ def parse_text(text: str) -> tuple[list[Record], list[Problem]]:
         picked["publication_type"] = entry.entry_type
         picked["source_id"] = entry.key
         raw = dict(fields, ENTRYTYPE=entry.entry_type, ID=entry.key)
-        records.append(make_record(picked, raw, f"entry {entry.key}"))
-    problems = [_problem(block) for block in failed]
+        record = make_record(picked, raw, f"entry {entry.key}")
+        if record.title or record.authors or record.doi:
+            records.append(record)
+        elif entry.entry_type.lower() in _CONTAINERS:
+            problems.append(Problem(f"entry {entry.key}", f"@{entry.entry_type} is a BibLaTeX "
+                                                          "data container, not a reference"))
+        else:
+            problems.append(Problem(f"entry {entry.key}", "entry without title, author or DOI"))
     return records, problems
 
 
