@@ -15,7 +15,14 @@ from importers.names import normalise_authors, split_author_string
 from importers.record import Record
 
 _WS = re.compile(r"\s+")
-_TAG = re.compile(r"<[^<>]{0,200}>")
+_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9:-]*)(?:\s[^<>]{0,200})?/?>")
+# Inline markup joins letters ("H<sub>2</sub>O"); other tags separate words.
+_INLINE_TAGS = frozenset({"i", "b", "u", "em", "strong", "sub", "sup", "span", "a", "scp",
+                          "small", "font", "mml:mi", "mml:mn", "mml:mo"})
+
+
+def _tag_gap(match: re.Match[str]) -> str:
+    return "" if match.group(1).lower() in _INLINE_TAGS else " "
 _DOI_BODY = re.compile(r"10\.\d{4,9}/\S+")
 _DOI_TRAIL = ".,;:)]}>\"'"
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d|2100)(?!\d)")
@@ -71,11 +78,11 @@ def clean_text(value: Any) -> str | None:
     text = str(value)
     # Fast path: most titles have neither markup nor entities.
     if "<" in text:
-        text = _TAG.sub(" ", text)
+        text = _TAG.sub(_tag_gap, text)
     if "&" in text:
         text = html.unescape(text)
         if "<" in text:
-            text = _TAG.sub(" ", text)
+            text = _TAG.sub(_tag_gap, text)
     text = " ".join(text.split())  # str.split() folds all whitespace, faster than a regex
     return text or None
 
