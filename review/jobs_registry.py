@@ -1,0 +1,4 @@
+"""Imports every module that registers job handlers, so a worker knows all job kinds.
+
+One import line per area.
+"""
