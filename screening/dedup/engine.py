@@ -117,6 +117,8 @@ def _run(records: Sequence[DedupRecord], ids: list[str], new_ids: Collection[str
     """The phases of ``find_duplicates``, timed."""
     clock = time.perf_counter()
     stats: dict[str, float] = {"records": float(len(records))}
+    # Normalising on a process pool was measured slower: pickling the results back costs more
+    # than the work itself (bench/RESULTS.md).
     norms = [normalise(r) for r in records]
     stats["seconds_normalise"] = time.perf_counter() - clock
     wanted = None if new_ids is None else set(new_ids)

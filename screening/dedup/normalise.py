@@ -22,7 +22,10 @@ from screening.dedup.model import DedupRecord
 _DOI_PREFIX = re.compile(r"^(?:https?://)?(?:dx\.)?(?:doi\.org/)?(?:doi:\s*)?", re.IGNORECASE)
 _DOI_SHAPE = re.compile(r"10\.\d{4,9}/\S+")
 _TAGS = re.compile(r"<[^>]+>")
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+# Letters NFKD does not decompose into ASCII.
+_LIGATURES = str.maketrans({"æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "ß": "ss", "œ": "oe",
+                            "Œ": "OE", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "þ": "th"})
+_PUNCT_TO_SPACE = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
 _COCHRANE = re.compile(r"cd(\d{6})(?:\.pub(\d+))?", re.IGNORECASE)
 # MEDLINE appends "[Erratum appears in ...]" notes (often cut off) and "[Japanese]" to titles;
 # a bracket at the very start is a translated title and stays.
@@ -30,6 +33,11 @@ _BRACKET_NOTE = re.compile(r"(?<=.)(?:\[[^\]]*\]|\[.*$)", re.DOTALL)
 # Errata cite the paper they correct: "(vol 360, pg 542, 2009)", "(N Engl J Med (2009) 360 (542))".
 _ERRATUM_CITE = re.compile(r"\((?:vol\.? ?\d+,? pg\.? ?\d+.*|[^()]*\(\d{4}\)\s*\d+.*)\)\s*\.?\s*$",
                            re.IGNORECASE)
+_AUTHOR_SEP = re.compile(r"\s+and\s+|;|\n")
+_GLUED_AUTHORS = re.compile(r"(?<=\.)(?=[A-Z][a-z'\u2019])")
+_LOCATOR = re.compile(r"\s*(\d+)\s*(?:\(.*\))?\s*")
+_EXCEL_PAGES = re.compile(r"(\d{1,2})-([a-z]{3})")
+_PAGES = re.compile(r"([a-z]{0,2}\d+)(?:\s*[-\u2013]+\s*([a-z]{0,2}\d+))?")
 _MONTHS = {m: i + 1 for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
 # Title words that mark a record as a different kind of item about the same paper.
@@ -70,9 +78,13 @@ def fold(text: str | None) -> str:
     """Fold text to ASCII lower case words separated by single spaces."""
     if not text:
         return ""
-    text = _TAGS.sub(" ", text)
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return _NON_ALNUM.sub(" ", text.lower()).strip()
+    # The checks skip the costly steps for the common plain-ASCII text.
+    if "<" in text:
+        text = _TAGS.sub(" ", text)
+    if not text.isascii():
+        text = text.translate(_LIGATURES)
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return " ".join(text.lower().translate(_PUNCT_TO_SPACE).split())
 
 
 def normalise_doi(doi: str | None) -> str:
@@ -89,9 +101,9 @@ def split_authors(authors: list[str]) -> list[str]:
     """Split author strings into one string per author, whatever the export's convention."""
     out: list[str] = []
     for item in authors:
-        for part in re.split(r"\s+and\s+|;|\n", item):
+        for part in _AUTHOR_SEP.split(item):
             # "Adeli K.Lewis G. F.": one author ends where an initial's full stop meets a capital.
-            pieces = re.split(r"(?<=\.)(?=[A-Z][a-z'\u2019])", part)
+            pieces = _GLUED_AUTHORS.split(part)
             out.extend(p.strip() for p in pieces if p.strip())
     return out
 
@@ -112,7 +124,9 @@ def _number(text: str | None, max_digits: int) -> str:
     """A plain locator number ("12", "12 (3 Suppl)") or "" for garbage such as "Suppl-29", "1)"."""
     if not text:
         return ""
-    found = re.fullmatch(r"\s*(\d{1,%s})\s*(?:\(.*\))?\s*".replace("%s", str(max_digits)), text)
+    found = _LOCATOR.fullmatch(text)
+    if found and len(found.group(1)) > max_digits:
+        return ""
     return found.group(1).lstrip("0") or "0" if found else ""
 
 
@@ -124,15 +138,15 @@ def parse_pages(pages: str | None) -> tuple[str, str]:
     if not pages:
         return "", ""
     text = pages.strip().lower()
-    excel = re.fullmatch(r"(\d{1,2})-([a-z]{3})", text)
+    excel = _EXCEL_PAGES.fullmatch(text)
     if excel and excel.group(2) in _MONTHS:
         return excel.group(1).lstrip("0"), str(_MONTHS[excel.group(2)])
-    found = re.match(r"([a-z]{0,2}\d+)(?:\s*[-\u2013]+\s*([a-z]{0,2}\d+))?", text)
+    found = _PAGES.match(text)
     if not found:
         return "", ""
     # Letter prefixes vary between databases ("c37" vs "37"): compare the digits only.
-    first = re.sub(r"^[a-z]+", "", found.group(1)).lstrip("0") or "0"
-    last = re.sub(r"^[a-z]+", "", found.group(2) or "")
+    first = found.group(1).lstrip("abcdefghijklmnopqrstuvwxyz").lstrip("0") or "0"
+    last = (found.group(2) or "").lstrip("abcdefghijklmnopqrstuvwxyz")
     if last.isdigit() and first.isdigit() and len(last) < len(first):
         last = first[: len(first) - len(last)] + last
     return first, last
@@ -166,7 +180,8 @@ def normalise(record: DedupRecord) -> Norm:
     """Build the comparable form of a record."""
     title, markers = clean_title(record.title)
     names = split_authors(record.authors)
-    tokens = sorted({w for a in names for w in author_tokens(a)})
+    # One fold of the whole list is much cheaper than one per author (lists of 30+ names).
+    tokens = sorted({w for w in fold(" ; ".join(names)).split() if len(w) > 1})
     first, last = parse_pages(record.pages)
     doi = normalise_doi(record.doi)
     journal = " ".join(w for w in fold(record.journal).split() if w not in _JOURNAL_STOP)
