@@ -1,0 +1,116 @@
+"""When reviewers' decisions on a record disagree, and what the record's outcome is.
+
+Pure rules over plain values, shared by the conflict queue, the dashboard counts and the
+agreement statistics so that every screen counts a conflict the same way.
+
+The rule (issue 6): reviewers disagree when one says include and another exclude, with
+"maybe" counting as include. At full text, when the project says so, reviewers who all
+exclude but for different reasons disagree too. A lead's resolution overrides the reviewers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+TITLE_ABSTRACT = "title_abstract"
+FULL_TEXT = "full_text"
+INCLUDE_SIDE = frozenset({"include", "maybe"})
+
+PENDING = "pending"
+AGREED = "agreed"
+CONFLICT = "conflict"
+RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One reviewer's decision on a record at a stage, as the rule sees it."""
+
+    label: str
+    reason_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where a record stands at a stage.
+
+    ``status`` is pending (decisions missing), agreed, conflict or resolved; ``label`` is the
+    final include/exclude when agreed or resolved, else None.
+    """
+
+    status: str
+    label: str | None = None
+
+    @property
+    def included(self) -> bool:
+        """The record passes this stage."""
+        return self.label == "include"
+
+
+def side(label: str) -> str:
+    """The side a label falls on: "include" for include and maybe, else "exclude".
+
+    Raises:
+        ValueError: for a label that is not include, exclude or maybe.
+    """
+    if label in INCLUDE_SIDE:
+        return "include"
+    if label == "exclude":
+        return "exclude"
+    raise ValueError(f"unknown label {label!r}")
+
+
+def is_conflict(
+    votes: Sequence[Vote], *, stage: str, conflict_on_reason_ft: bool = False
+) -> bool:
+    """Whether these decisions disagree.
+
+    Args:
+        votes: the reviewers' decisions on one record at one stage.
+        stage: "title_abstract" or "full_text".
+        conflict_on_reason_ft: the project's setting; at full text, exclusions for different
+            reasons then disagree (a missing reason differs from any given reason).
+
+    Returns:
+        True when some reviewer is on the include side and another on the exclude side, or
+        (full text, with the setting) all exclude but not for the same reason.
+    """
+    sides = {side(v.label) for v in votes}
+    if len(sides) > 1:
+        return True
+    if stage == FULL_TEXT and conflict_on_reason_ft and sides == {"exclude"}:
+        return len({v.reason_id for v in votes}) > 1
+    return False
+
+
+def outcome(
+    votes: Sequence[Vote],
+    *,
+    quota: int,
+    stage: str,
+    conflict_on_reason_ft: bool = False,
+    resolution: str | None = None,
+) -> Outcome:
+    """A record's standing at a stage from its decisions, its quota and any resolution.
+
+    A record is decided only when it has all ``quota`` decisions: until then it is pending,
+    even if the decisions so far disagree (the remaining reviewer has not spoken yet).
+
+    Args:
+        votes: the current decisions on the record at this stage.
+        quota: how many independent decisions the record needs (1 to 3).
+        stage: "title_abstract" or "full_text".
+        conflict_on_reason_ft: see :func:`is_conflict`.
+        resolution: a lead's final label ("include" or "exclude"), which overrides the rest.
+
+    Returns:
+        The outcome; ``label`` is "include" when the record passes the stage.
+    """
+    if resolution is not None:
+        return Outcome(RESOLVED, side(resolution))
+    if not votes or len(votes) < quota:
+        return Outcome(PENDING)
+    if is_conflict(votes, stage=stage, conflict_on_reason_ft=conflict_on_reason_ft):
+        return Outcome(CONFLICT)
+    return Outcome(AGREED, side(votes[0].label))
