@@ -2,3 +2,4 @@
 
 One import line per area.
 """
+from review.services import ranking  # noqa: F401  (retrain)

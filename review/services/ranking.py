@@ -1,0 +1,476 @@
+"""Ranking a project's records for screening: features, labels, retrain job, freshness.
+
+The algorithms live in screening.ranking (pure code); this module reads the project's records and
+decisions, calls them, and writes the scores and ranks back with the model run that made them.
+A retrain is split in three steps (load, compute, store) so that the job can release the
+database between reading and writing: computing takes the longest and must never hold the lock
+reviewers need to record decisions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import threading
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from review.db import utcnow
+from review.errors import NotFound, ValidationError
+from review.jobs import enqueue, handler
+from review.models import Decision, FeatureSet, Job, ModelRun, Project, Record, Resolution
+from review.services.audit import log_event
+from screening.ranking import (
+    DEFAULT_RANKER,
+    FEATURES_VERSION,
+    Features,
+    build_features,
+    calibration_sample,
+    load_ranker,
+    protocol_order,
+    rank,
+    record_text,
+    training_labels,
+)
+
+STAGE = "title_abstract"
+#: A burst of decisions gives one retrain this long after the last of them ...
+RETRAIN_DELAY_S = 2.0
+#: ... unless the queued retrain has waited this long already (continuous screening).
+RETRAIN_MAX_WAIT_S = 30.0
+PROTOCOL_MODEL = "protocol"
+
+# The last features built or loaded per project, so a long-lived worker skips even unpickling.
+_MEMORY: OrderedDict[int, tuple[str, Features]] = OrderedDict()
+_MEMORY_LOCK = threading.Lock()
+_MEMORY_SIZE = 2
+
+
+@dataclass
+class RankingInputs:
+    """Everything a retrain reads from the database (plain data, no ORM objects)."""
+
+    project_id: int
+    stage: str
+    record_ids: list[int]
+    texts: list[str]
+    fingerprint: str
+    features: Features | None  # None: build them (cache missing or stale)
+    features_source: str  # "memory", "stored" or "built"
+    labels: dict[int, int]  # row -> 0/1
+    protocol_text: str
+    include_terms: list[str]
+    exclude_terms: list[str]
+    calibration: dict[str, int] | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RankingResult:
+    """Scores per row and how they were made."""
+
+    scores: np.ndarray
+    model_name: str
+    params: dict[str, Any]
+    features: Features
+    timings: dict[str, float]
+
+
+def clear_memory_cache() -> None:
+    """Forget the in-process features (tests and the benchmark measure the stored cache)."""
+    with _MEMORY_LOCK:
+        _MEMORY.clear()
+
+
+def _canonical_texts(session: Session, project_id: int) -> tuple[list[int], list[str]]:
+    # keywords are read as JSON text and parsed only where present (most records have none)
+    rows = session.execute(
+        sa.select(Record.id, Record.title, Record.abstract,
+                  sa.cast(Record.keywords, sa.Text), Record.journal)
+        .where(Record.project_id == project_id, Record.canonical_id.is_(None))
+        .order_by(Record.id)
+    ).all()
+    ids = [r[0] for r in rows]
+    texts = [record_text(r[1], r[2], _keyword_text(r[3]), r[4]) for r in rows]
+    return ids, texts
+
+
+def _keyword_text(raw: str | None) -> list[str]:
+    if not raw or raw in ("[]", "null"):
+        return []
+    value = json.loads(raw)
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def fingerprint(record_ids: Sequence[int], texts: Sequence[str]) -> str:
+    """Hash of the record ids and their texts (and the feature recipe's version).
+
+    There is no per-record change marker in the schema, so the text itself is the marker: any
+    import, merge of duplicates or edit of a title, abstract, keywords or journal changes it.
+    """
+    h = hashlib.blake2b(digest_size=20)
+    h.update(FEATURES_VERSION.encode())
+    for rid, text in zip(record_ids, texts, strict=True):
+        h.update(f"\x1e{rid}\x1f".encode())
+        h.update(text.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def _cached_features(session: Session, project_id: int, fp: str) -> tuple[Features | None, str]:
+    with _MEMORY_LOCK:
+        hit = _MEMORY.get(project_id)
+        if hit is not None and hit[0] == fp:
+            _MEMORY.move_to_end(project_id)
+            return hit[1], "memory"
+    stored = session.scalar(sa.select(FeatureSet.data).where(
+        FeatureSet.project_id == project_id, FeatureSet.fingerprint == fp))
+    if stored is None:
+        return None, "built"
+    feats = pickle.loads(stored)  # written by this module only (never user input)
+    if not isinstance(feats, Features) or feats.version != FEATURES_VERSION:
+        return None, "built"
+    _remember(project_id, fp, feats)
+    return feats, "stored"
+
+
+def _remember(project_id: int, fp: str, feats: Features) -> None:
+    with _MEMORY_LOCK:
+        _MEMORY[project_id] = (fp, feats)
+        _MEMORY.move_to_end(project_id)
+        while len(_MEMORY) > _MEMORY_SIZE:
+            _MEMORY.popitem(last=False)
+
+
+def project_labels(session: Session, *, project_id: int, stage: str = STAGE) -> dict[int, int]:
+    """Training label per record id: 1 include, 0 exclude (records with no decision left out).
+
+    An include or maybe by either reviewer counts as include until a lead resolves the record;
+    a resolution overrides the reviewers.
+    """
+    by_record: dict[int, list[str]] = defaultdict(list)
+    for rid, label in session.execute(sa.select(Decision.record_id, Decision.label).where(
+            Decision.project_id == project_id, Decision.stage == stage)):
+        by_record[rid].append(label)
+    resolved = dict(session.execute(sa.select(Resolution.record_id, Resolution.label).where(
+        Resolution.project_id == project_id, Resolution.stage == stage)).tuples().all())
+    return training_labels(by_record, resolved)
+
+
+def load_inputs(
+    session: Session, *, project_id: int, stage: str = STAGE,
+    calibration: dict[str, int] | None = None,
+) -> RankingInputs:
+    """Read what a retrain needs: texts, cached features, labels, protocol, calibration.
+
+    Args:
+        session: database session.
+        project_id: the project.
+        stage: the screening stage whose decisions are the labels.
+        calibration: ``{"size": k, "seed": s}`` to screen a random sample first; None keeps
+            the setting of the latest model run; size 0 turns it off.
+
+    Raises:
+        NotFound: if the project does not exist.
+        ValidationError: on a bad stage or calibration.
+    """
+    if stage != STAGE:
+        raise ValidationError("ranking orders title/abstract screening only", field="stage")
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound(f"no project {project_id}")
+    t0 = time.perf_counter()
+    ids, texts = _canonical_texts(session, project_id)
+    fp = fingerprint(ids, texts)
+    t1 = time.perf_counter()
+    feats, source = _cached_features(session, project_id, fp)
+    t2 = time.perf_counter()
+    row_of = {rid: i for i, rid in enumerate(ids)}
+    labels = {row_of[rid]: y for rid, y in
+              project_labels(session, project_id=project_id, stage=stage).items()
+              if rid in row_of}
+    t3 = time.perf_counter()
+    return RankingInputs(
+        project_id=project_id, stage=stage, record_ids=ids, texts=texts, fingerprint=fp,
+        features=feats, features_source=source, labels=labels,
+        protocol_text="\n".join([project.question, project.inclusion_criteria]),
+        include_terms=list(project.include_terms or []),
+        exclude_terms=list(project.exclude_terms or []),
+        calibration=_calibration_setting(session, project_id, stage, calibration),
+        timings={"read_texts_s": t1 - t0, "features_cache_s": t2 - t1, "read_labels_s": t3 - t2},
+    )
+
+
+def _calibration_setting(
+    session: Session, project_id: int, stage: str, given: dict[str, int] | None
+) -> dict[str, int] | None:
+    # the schema has no project setting for it: the latest model run carries it forward
+    if given is None:
+        last = latest_run(session, project_id=project_id, stage=stage)
+        given = (last.params or {}).get("calibration") if last is not None else None
+    if not given or int(given.get("size", 0)) <= 0:
+        return None
+    size, seed = int(given["size"]), int(given.get("seed", 0))
+    if size > 100_000:
+        raise ValidationError("the calibration sample is at most 100,000 records", field="size")
+    return {"size": size, "seed": seed}
+
+
+def calibration_order(
+    base_scores: np.ndarray, *, size: int, seed: int, labelled: Sequence[int] = ()
+) -> np.ndarray:
+    """Scores that put a random sample of the records first, in random order.
+
+    The sample's records not yet screened come before everything else; the rest keep the order
+    of ``base_scores`` (protocol similarity or the model). Screening a random sample first gives
+    an unbiased view of prevalence that a ranked order cannot.
+
+    Args:
+        base_scores: one score per record (higher first).
+        size: records in the sample.
+        seed: the sample and its order are the same for the same seed.
+        labelled: rows already screened (they need no place at the top).
+
+    Returns:
+        New scores: base scores below every sampled, unscreened record's score.
+    """
+    n = base_scores.size
+    sample = np.asarray(calibration_sample(n, size, seed), dtype=np.int64)
+    sample = sample[~np.isin(sample, np.asarray(list(labelled), dtype=np.int64))]
+    order = np.random.default_rng(seed).permutation(sample)
+    out = np.asarray(base_scores, dtype=np.float64).copy()
+    finite = out[np.isfinite(out)]
+    top = (finite.max() if finite.size else 0.0) + 1.0
+    out[order] = top + np.arange(order.size, 0, -1, dtype=np.float64)
+    return out
+
+
+def compute_ranking(inputs: RankingInputs, *, ranker: str | None = None) -> RankingResult:
+    """Score the records: the ranker once both labels exist, the protocol before that.
+
+    Builds the features when the cache had none (the slow step, done once per record change).
+    """
+    t0 = time.perf_counter()
+    feats = inputs.features or build_features(inputs.texts)
+    t1 = time.perf_counter()
+    name = ranker or DEFAULT_RANKER
+    both_classes = len(set(inputs.labels.values())) == 2
+    if both_classes:
+        model = load_ranker(name, random_state=0)
+        scores = rank(feats, inputs.labels, ranker=model)
+        params: dict[str, Any] = {k: v for k, v in model.get_params().items()
+                                  if isinstance(v, int | float | str | bool | None)}
+        model_name = name
+    else:
+        # before an include and an exclude exist the model has nothing to separate
+        scores = protocol_order(inputs.texts, inputs.protocol_text, inputs.include_terms,
+                                inputs.exclude_terms, features=feats)
+        params, model_name = {"include_terms": len(inputs.include_terms),
+                              "exclude_terms": len(inputs.exclude_terms)}, PROTOCOL_MODEL
+    if inputs.calibration:
+        scores = calibration_order(scores, labelled=list(inputs.labels), **inputs.calibration)
+        params["calibration"] = inputs.calibration
+    t2 = time.perf_counter()
+    return RankingResult(scores, model_name, params, feats,
+                         {"features_build_s": t1 - t0, "fit_rank_s": t2 - t1})
+
+
+def store_ranking(session: Session, inputs: RankingInputs, result: RankingResult) -> ModelRun:
+    """Write scores, ranks and the model run; cache newly built features."""
+    t0 = time.perf_counter()
+    if inputs.features is None:
+        _store_features(session, inputs.project_id, inputs.fingerprint, result.features)
+    _remember(inputs.project_id, inputs.fingerprint, result.features)
+    t1 = time.perf_counter()
+    n_inc = sum(inputs.labels.values())
+    run = ModelRun(project_id=inputs.project_id, stage=inputs.stage,
+                   model_name=result.model_name, params=result.params,
+                   n_labels=len(inputs.labels), n_included=n_inc, duration_s=0.0, metrics={})
+    session.add(run)
+    session.flush()
+    _write_ranks(session, inputs, result.scores, run.id)
+    t2 = time.perf_counter()
+    timings = {**inputs.timings, **result.timings, "store_features_s": t1 - t0,
+               "write_ranks_s": t2 - t1}
+    run.duration_s = round(sum(timings.values()), 4)
+    run.metrics = {"features": inputs.features_source, "n_records": len(inputs.record_ids),
+                   "timings": {k: round(v, 4) for k, v in timings.items()}}
+    log_event(session, action="ranking.retrain", object_type="model_run", object_id=run.id,
+              project_id=inputs.project_id, user_id=None,
+              after={"model": run.model_name, "labels": run.n_labels, "includes": n_inc,
+                     "features": inputs.features_source})
+    session.flush()
+    return run
+
+
+def _store_features(session: Session, project_id: int, fp: str, feats: Features) -> None:
+    data = pickle.dumps(feats, protocol=pickle.HIGHEST_PROTOCOL)
+    row = session.get(FeatureSet, project_id)
+    if row is None:
+        session.add(FeatureSet(project_id=project_id, fingerprint=fp, data=data))
+    else:
+        row.fingerprint, row.data, row.created_at = fp, data, utcnow()
+    session.flush()
+
+
+def _write_ranks(session: Session, inputs: RankingInputs, scores: np.ndarray, run_id: int) -> None:
+    # rank 1 = screen first; ties keep record order (stable sort on ids ascending)
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(order.size, dtype=np.int64)
+    ranks[order] = np.arange(1, order.size + 1)
+    table = cast(sa.Table, Record.__table__)
+    stmt = (sa.update(table).where(table.c.id == sa.bindparam("rid"))
+            .values(score=sa.bindparam("s"), rank=sa.bindparam("r"), model_run_id=run_id))
+    rows = [{"rid": rid, "s": float(s), "r": int(r)}
+            for rid, s, r in zip(inputs.record_ids, scores.tolist(), ranks.tolist(), strict=True)]
+    if rows:
+        session.connection().execute(stmt, rows)  # one executemany, not one ORM object each
+    # records merged into another since the last run leave the ranking
+    session.execute(sa.update(Record).where(
+        Record.project_id == inputs.project_id, Record.canonical_id.is_not(None),
+        Record.rank.is_not(None)).values(score=None, rank=None, model_run_id=None)
+        .execution_options(synchronize_session=False))
+
+
+def retrain(
+    session: Session, *, project_id: int, stage: str = STAGE, ranker: str | None = None,
+    calibration: dict[str, int] | None = None,
+) -> ModelRun:
+    """Retrain the ranking of a project now and write it to its records.
+
+    Args:
+        session: database session (flushed, not committed).
+        project_id: the project.
+        stage: only "title_abstract" is ranked.
+        ranker: a registered ranker name (default: the engine's default).
+        calibration: ``{"size": k, "seed": s}`` to put a random sample first (see load_inputs).
+
+    Returns:
+        The ModelRun, with timings and the features' origin in ``metrics``.
+
+    Raises:
+        NotFound: unknown project. ValidationError: unknown ranker, bad stage or calibration.
+    """
+    if ranker is not None:
+        _check_ranker(ranker)
+    inputs = load_inputs(session, project_id=project_id, stage=stage, calibration=calibration)
+    return store_ranking(session, inputs, compute_ranking(inputs, ranker=ranker))
+
+
+def _check_ranker(name: str) -> None:
+    try:
+        load_ranker(name)
+    except ValueError as exc:
+        raise ValidationError(str(exc), field="ranker") from exc
+
+
+@handler("retrain")
+def retrain_job(session: Session, job: Job) -> None:
+    """The background retrain: read, release the database while computing, then write."""
+    params = dict(job.params or {})
+    project_id = int(job.project_id or 0)
+    inputs = load_inputs(session, project_id=project_id, stage=params.get("stage", STAGE),
+                         calibration=params.get("calibration"))
+    # end the reading transaction: on SQLite a writing session holds the write lock from its
+    # first statement, and reviewers recording decisions must not wait for the model
+    session.commit()
+    result = compute_ranking(inputs, ranker=params.get("ranker"))
+    store_ranking(session, inputs, result)
+
+
+def request_retrain(
+    session: Session, *, project_id: int, stage: str = STAGE, delay_s: float = RETRAIN_DELAY_S,
+    ranker: str | None = None, calibration: dict[str, int] | None = None,
+) -> Job | None:
+    """Queue a retrain after new decisions; a burst of decisions gives one retrain.
+
+    A retrain already queued is pushed back by ``delay_s``, unless it has waited
+    RETRAIN_MAX_WAIT_S already (so steady screening still gets fresh rankings). Full-text
+    decisions do not change the title/abstract ranking: nothing is queued for them.
+
+    Returns:
+        The queued job, or None for another stage.
+    """
+    if stage != STAGE:
+        return None
+    queued = session.scalar(sa.select(Job).where(
+        Job.kind == "retrain", Job.project_id == project_id, Job.status == "queued"))
+    if queued is not None and _age_s(queued.created_at) > RETRAIN_MAX_WAIT_S:
+        return queued
+    # a lead's explicit choice (ranker, calibration) survives the decisions queued after it
+    params: dict[str, Any] = dict(queued.params or {}) if queued is not None else {}
+    params["stage"] = STAGE
+    if ranker:
+        params["ranker"] = ranker
+    if calibration is not None:
+        params["calibration"] = calibration
+    return enqueue(session, kind="retrain", project_id=project_id, params=params,
+                   delay_s=delay_s, debounce=True)
+
+
+def _age_s(when: datetime | None) -> float:
+    if when is None:
+        return 0.0
+    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return (utcnow() - aware).total_seconds()
+
+
+def latest_run(session: Session, *, project_id: int, stage: str = STAGE) -> ModelRun | None:
+    """The newest model run of a project's stage."""
+    return session.scalar(sa.select(ModelRun).where(
+        ModelRun.project_id == project_id, ModelRun.stage == stage)
+        .order_by(ModelRun.id.desc()).limit(1))
+
+
+@dataclass(frozen=True)
+class RankingStatus:
+    """How fresh the ranking is, for the screening page."""
+
+    run: ModelRun | None
+    labels_since: int  # decisions and resolutions made after the run was trained
+    queued: bool
+    running: bool
+    failed: str | None  # the message of the last retrain, if it failed
+
+    @property
+    def age(self) -> timedelta | None:
+        """Time since the ranking was written."""
+        return timedelta(seconds=_age_s(self.run.trained_at)) if self.run else None
+
+    @property
+    def age_text(self) -> str:
+        """The age in words: "just now", "5 min ago", "3 h ago", "2 days ago"."""
+        if self.age is None:
+            return "never"
+        s = self.age.total_seconds()
+        for limit, unit, div in ((60, "", 1), (3600, "min", 60), (86400, "h", 3600)):
+            if s < limit:
+                return "just now" if not unit else f"{int(s // div)} {unit} ago"
+        return f"{int(s // 86400)} days ago"
+
+
+def ranking_status(session: Session, *, project_id: int, stage: str = STAGE) -> RankingStatus:
+    """The latest model run, the labels made since, and whether a retrain is on its way."""
+    run = latest_run(session, project_id=project_id, stage=stage)
+    since = 0
+    if run is not None:
+        since = (session.scalar(sa.select(sa.func.count()).select_from(Decision).where(
+            Decision.project_id == project_id, Decision.stage == stage,
+            Decision.updated_at > run.trained_at)) or 0) + (session.scalar(
+            sa.select(sa.func.count()).select_from(Resolution).where(
+                Resolution.project_id == project_id, Resolution.stage == stage,
+                Resolution.created_at > run.trained_at)) or 0)
+    jobs = session.execute(sa.select(Job.status, Job.message).where(
+        Job.kind == "retrain", Job.project_id == project_id)
+        .order_by(Job.id.desc()).limit(5)).all()
+    statuses = {s for s, _ in jobs}
+    failed = jobs[0][1] if jobs and jobs[0][0] == "failed" else None
+    return RankingStatus(run, int(since), "queued" in statuses, "running" in statuses, failed)
