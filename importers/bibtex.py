@@ -6,15 +6,17 @@ import re
 from typing import Any
 
 import bibtexparser
+from pylatexenc.latex2text import LatexNodes2Text
 from bibtexparser import middlewares as mw
 from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, Entry
 
 from importers.errors import Problem
-from importers.normalise import make_record
+from importers.normalise import join_keywords, make_record, split_keyword_string
 from importers.record import Record
 
-_KW_SPLIT = re.compile(r"\s*[,;]\s*")
-_UNSAFE = re.compile(r"[{}]")
+_SPECIAL = re.compile(r"[\\{}&%$#_~]")
+_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%",
+            "$": r"\$", "#": r"\#", "_": r"\_", "~": r"\textasciitilde{}"}
 FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "title": ("title",),
     "abstract": ("abstract",),
@@ -33,6 +35,7 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "language": ("language", "langid"),
     "publisher": ("publisher", "institution", "organization", "school"),
 }
+_LATEX = LatexNodes2Text()
 _CONTAINERS = frozenset({"xdata", "set"})
 _WRITE_TYPES = {
     "article": "article", "book": "book", "chapter": "incollection",
@@ -95,15 +98,25 @@ def _inherit(fields: dict[str, Any], by_key: dict[str, dict[str, Any]]) -> None:
 
 
 def _entry_fields(entry: Entry) -> dict[str, Any]:
+    # LaTeX decoding has removed grouping braces from strings; escaped ones (\{) are text.
+    # The middleware leaves the split name lists alone, so names are decoded here, one by one
+    # (decoding before the split would lose the braces that protect "{Barnes and Noble}").
     out: dict[str, Any] = {}
     for field in entry.fields:
         value = field.value
-        if isinstance(value, str):
-            value = value.replace("{", "").replace("}", "")
-        elif isinstance(value, list):
-            value = [str(v).replace("{", "").replace("}", "") for v in value]
+        if isinstance(value, list):
+            value = [_decode_name(str(v)) for v in value]
         out[field.key] = value
     return out
+
+
+def _decode_name(name: str) -> str:
+    if "\\" not in name and "{" not in name:
+        return name
+    try:
+        return str(_LATEX.latex_to_text(name)).strip()
+    except Exception:  # noqa: BLE001 - pylatexenc may choke on odd markup; keep the name
+        return name
 
 
 def parse_text(text: str) -> tuple[list[Record], list[Problem]]:
@@ -133,7 +146,7 @@ def parse_text(text: str) -> tuple[list[Record], list[Problem]]:
             _inherit(fields, by_key)
         picked = {name: _value(fields, keys) for name, keys in FIELD_KEYS.items()}
         if isinstance(picked["keywords"], str):
-            picked["keywords"] = _KW_SPLIT.split(picked["keywords"])
+            picked["keywords"] = split_keyword_string(picked["keywords"])
         picked["publication_type"] = entry.entry_type
         picked["source_id"] = entry.key
         raw = dict(fields, ENTRYTYPE=entry.entry_type, ID=entry.key)
@@ -158,12 +171,16 @@ def _problem(block: Any) -> Problem:
     return Problem(f"line {(block.start_line or 0) + 1}", f"cannot read BibTeX block: {reason}")
 
 
-def _braced(value: str) -> str:
-    return "{" + _UNSAFE.sub("", value) + "}"
+def _escape(value: str) -> str:
+    """Escape text so LaTeX decoding gives the same text back."""
+    value = _SPECIAL.sub(lambda m: _ESCAPES[m.group(0)], value)
+    while "--" in value:  # else read back as an en dash
+        value = value.replace("--", "-{}-")
+    return value.replace("``", "`{}`").replace("''", "'{}'")
 
 
 def write(records: list[Record]) -> bytes:
-    """Write records as BibTeX (UTF-8; keys from ``source_id`` or ``recN``)."""
+    """Write records as BibTeX (UTF-8; keys from ``source_id`` or ``recN``, made unique)."""
     out: list[str] = []
     used: set[str] = set()
     for number, rec in enumerate(records, 1):
@@ -171,17 +188,18 @@ def write(records: list[Record]) -> bytes:
         while key in used:
             key += "x"
         used.add(key)
-        authors = " and ".join(a if ", " in a else "{" + a + "}" for a in rec.authors)
-        pairs = (
-            ("title", rec.title), ("author", authors), ("year", rec.year),
-            ("journal", rec.journal), ("volume", rec.volume), ("number", rec.issue),
-            ("pages", rec.pages.replace("-", "--") if rec.pages else None), ("doi", rec.doi),
-            ("pmid", rec.pmid), ("issn", rec.issn), ("isbn", rec.isbn), ("url", rec.url),
-            ("keywords", "; ".join(rec.keywords)), ("language", rec.language),
-            ("publisher", rec.publisher), ("abstract", rec.abstract),
-        )
-        body = ",\n".join(f"  {name} = {_braced(str(value))}" for name, value in pairs
-                          if value not in (None, ""))
+        lines = [f"  {name} = {{{_escape(str(value))}}}" for name, value in (
+            ("title", rec.title), ("year", rec.year), ("journal", rec.journal),
+            ("volume", rec.volume), ("number", rec.issue), ("pages", rec.pages),
+            ("doi", rec.doi), ("pmid", rec.pmid), ("issn", rec.issn), ("isbn", rec.isbn),
+            ("url", rec.url), ("keywords", join_keywords(rec.keywords)),
+            ("language", rec.language), ("publisher", rec.publisher),
+            ("abstract", rec.abstract),
+        ) if value not in (None, "")]
+        if rec.authors:
+            # Names without a comma (organisations) get braces so an inner " and " is text.
+            names = [_escape(a) if ", " in a else "{" + _escape(a) + "}" for a in rec.authors]
+            lines.insert(1, f"  author = {{{' and '.join(names)}}}")
         kind = _WRITE_TYPES.get(rec.publication_type or "other", "misc")
-        out.append(f"@{kind}{{{key},\n{body}\n}}\n")
+        out.append(f"@{kind}{{{key},\n" + ",\n".join(lines) + "\n}\n")
     return "\n".join(out).encode("utf-8")

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from importers.errors import Problem
-from importers.normalise import make_record
+from importers.normalise import join_keywords, make_record, split_keyword_string
 from importers.record import Record
 
 _WRITE_TYPES = {
@@ -61,7 +61,7 @@ def fields_from(item: dict[str, Any]) -> dict[str, Any]:
         "issn": _first(item.get("ISSN")),
         "isbn": _first(item.get("ISBN")),
         "url": item.get("URL"),
-        "keywords": keywords.replace(",", ";") if isinstance(keywords, str) else keywords,
+        "keywords": split_keyword_string(keywords) if isinstance(keywords, str) else keywords,
         "language": item.get("language"),
         "publication_type": item.get("type"),
         "publisher": item.get("publisher"),
@@ -108,7 +108,7 @@ def to_item(rec: Record, number: int) -> dict[str, Any]:
         "issued": {"date-parts": [[rec.year]]} if rec.year else None,
         "container-title": rec.journal, "volume": rec.volume, "issue": rec.issue,
         "page": rec.pages, "DOI": rec.doi, "PMID": rec.pmid, "ISSN": rec.issn,
-        "ISBN": rec.isbn, "URL": rec.url, "keyword": ", ".join(rec.keywords) or None,
+        "ISBN": rec.isbn, "URL": rec.url, "keyword": join_keywords(rec.keywords),
         "language": rec.language, "publisher": rec.publisher,
     }
     return {k: v for k, v in item.items() if v not in (None, [], "")}

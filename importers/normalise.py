@@ -210,6 +210,20 @@ def normalise_keywords(value: Any) -> list[str]:
     return out
 
 
+def split_keyword_string(value: str) -> list[str]:
+    """Split a one-string keyword list: on ";" when present, else on "," (Zotero, BibTeX)."""
+    return value.split(";") if ";" in value else value.split(",")
+
+
+def join_keywords(keywords: list[str]) -> str | None:
+    """Join keywords with "; " so keywords holding commas survive `split_keyword_string`."""
+    if not keywords:
+        return None
+    text = "; ".join(keywords)
+    # A lone keyword with a comma gets a trailing ";" so a reader splits on ";" only.
+    return text + ";" if len(keywords) == 1 and "," in text else text
+
+
 def normalise_type(value: Any) -> str | None:
     """Map an exported reference type to `PUBLICATION_TYPES` (unknown -> "other")."""
     text = first_str(value)
@@ -260,6 +274,10 @@ def make_record(fields: dict[str, Any], raw: dict[str, Any], locator: str | None
         The normalised record.
     """
     get = fields.get
+    doi = normalise_doi(get("doi"))
+    url = normalise_url(get("url"))
+    if doi is None and url and "doi.org/" in url:
+        doi = normalise_doi(url)  # many exports give the DOI only as a resolver link
     return Record(
         title=clean_text(get("title")),
         abstract=clean_text(get("abstract")),
@@ -269,11 +287,11 @@ def make_record(fields: dict[str, Any], raw: dict[str, Any], locator: str | None
         volume=first_str(get("volume")),
         issue=first_str(get("issue")),
         pages=normalise_pages(get("pages"), get("start_page"), get("end_page")),
-        doi=normalise_doi(get("doi")),
+        doi=doi,
         pmid=normalise_pmid(get("pmid")),
         issn=normalise_issn(get("issn")),
         isbn=normalise_isbn(get("isbn")),
-        url=normalise_url(get("url")),
+        url=url,
         keywords=normalise_keywords(get("keywords")),
         language=normalise_language(get("language")),
         publication_type=normalise_type(get("publication_type")),
