@@ -81,6 +81,7 @@ def simulate(
     record_ids: Sequence[Any] | None = None,
     features: Features | None = None,
     stop_when_all_found: bool = True,
+    max_iterations: int | None = None,
 ) -> SimulationResult:
     """Simulate screening a labelled set with active learning, retraining after every label.
 
@@ -96,6 +97,8 @@ def simulate(
         features: prebuilt features of `texts` (built here otherwise).
         stop_when_all_found: stop the loop once every include is screened and order the rest by
             the last model (the metrics do not depend on the tail).
+        max_iterations: stop the loop after this many retrains (a screening budget); the rest
+            is ordered by the last model.
 
     Returns:
         The SimulationResult.
@@ -118,7 +121,7 @@ def simulate(
             y_true, seed=seed, n_included=n_prior_included, n_excluded=n_prior_excluded
         )
     model = load_ranker(ranker, random_state=seed) if isinstance(ranker, str) else ranker
-    screened, times = _loop(feats, y_true, priors, model, stop_when_all_found)
+    screened, times = _loop(feats, y_true, priors, model, stop_when_all_found, max_iterations)
     order_rows = np.asarray(screened, dtype=np.int64)
     wall = time.perf_counter() - t_start
     y_order = y_true[order_rows]
@@ -141,6 +144,7 @@ def _loop(
     priors: list[int],
     model: Any,
     stop_when_all_found: bool,
+    max_iterations: int | None = None,
 ) -> tuple[list[int], list[float]]:
     """Run the retrain/query loop; returns the rows in screening order and iteration times."""
     X = feats.matrix
@@ -162,7 +166,7 @@ def _loop(
         y[nxt] = y_true[nxt]
         screened.append(nxt)
         found += int(y_true[nxt])
-        if stop_when_all_found and found == n_inc:
+        if (stop_when_all_found and found == n_inc) or len(times) == max_iterations:
             break
     rest = np.flatnonzero(y == UNLABELLED)
     # the tail in the last model's order (stable, so ties keep row order)
