@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 import bibtexparser
-from pylatexenc.latex2text import LatexNodes2Text
 from bibtexparser import middlewares as mw
 from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, Entry
+from pylatexenc.latex2text import LatexNodes2Text
 
 from importers.errors import Problem
 from importers.normalise import join_keywords, make_record, split_keyword_string
