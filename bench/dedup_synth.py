@@ -19,6 +19,7 @@ from pathlib import Path
 from dedup_data import DATA, SETS, load_set
 
 from screening.dedup import DedupRecord
+from screening.dedup.normalise import fold
 
 SCREENING = DATA.parent / "screening"
 
@@ -33,15 +34,17 @@ def base_works() -> list[DedupRecord]:
             if truth[r.id] not in seen and r.title:
                 seen.add(truth[r.id])
                 works.append(r)
-    titles = {(w.title or "").lower() for w in works}
+    # Real sets repeat some works (a recurring column, one paper in two screening sets):
+    # one base per folded title, so that base works are distinct.
+    titles = {fold(w.title) for w in works}
     rng = random.Random(7)
     for path in sorted(SCREENING.glob("*.csv")):
         with path.open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
                 title = (row.get("title") or "").strip()
-                if not title or title.lower() in titles:
+                if not title or fold(title) in titles:
                     continue
-                titles.add(title.lower())
+                titles.add(fold(title))
                 first = rng.randint(1, 2000)
                 works.append(DedupRecord(
                     id="", title=title, authors=[row.get("authors") or ""] if row.get("authors")

@@ -40,14 +40,15 @@ _EXCEL_PAGES = re.compile(r"(\d{1,2})-([a-z]{3})")
 _PAGES = re.compile(r"([a-z]{0,2}\d+)(?:\s*[-\u2013]+\s*([a-z]{0,2}\d+))?")
 _MONTHS = {m: i + 1 for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
-# Title words that mark a record as a different kind of item about the same paper.
+# Title patterns that mark a record as another kind of item about a paper. Common words of
+# ordinary titles ("immune response", "correction of anaemia") must not count.
 _MARKERS = {
-    "erratum": "erratum", "errata": "erratum", "corrigendum": "erratum",
-    "correction": "erratum", "corrections": "erratum",
-    "reply": "reply", "response": "reply", "rejoinder": "reply",
-    "comment": "comment", "comments": "comment", "commentary": "comment",
-    "retraction": "retraction", "retracted": "retraction",
-    "letter": "letter", "letters": "letter",
+    "erratum": re.compile(r"\b(?:errat(?:um|a)|corrigend(?:um|a))\b"
+                          r"|^\W*(?:notice of )?corrections?\s*(?::|to\b|notice\b)"),
+    "reply": re.compile(r"\b(?:reply|rejoinder)\b|^(?:authors? )?response to\b|\bin response to\b"),
+    "comment": re.compile(r"^comment(?:s|ary)?\b|\bcomment(?:s|ary)? on\b"),
+    "retraction": re.compile(r"\bretract(?:ion|ed)\b"),
+    "letter": re.compile(r"\bletters?\b"),
 }
 _JOURNAL_STOP = {"the", "of", "and", "in", "for", "on", "a", "an", "de", "la", "der", "und"}
 
@@ -161,7 +162,9 @@ def clean_title(title: str | None) -> tuple[str, frozenset[str]]:
     if cited:
         text = text[: cited.start()]
     folded = fold(text)
-    markers = {_MARKERS[w] for w in folded.split() if w in _MARKERS}
+    # Markers are read on the raw words: "Correction: X" is an erratum, "Correction of X" not.
+    lower = text.lower()
+    markers = {kind for kind, pattern in _MARKERS.items() if pattern.search(lower)}
     return folded, frozenset(markers | ({"erratum"} if cited else set()))
 
 
