@@ -26,17 +26,18 @@ SCREENING = DATA.parent / "screening"
 
 def base_works() -> list[DedupRecord]:
     """Real distinct works: one record per true group of the dedup sets plus screening records."""
+    # Real sets repeat some works (a label split, one paper in two screening sets): one base
+    # per true group and per folded title, so that base works are distinct.
     works: list[DedupRecord] = []
     seen: set[str] = set()
+    titles: set[str] = set()
     for name in SETS[:2]:
         records, truth = load_set(name)
         for r in records:
-            if truth[r.id] not in seen and r.title:
+            if truth[r.id] not in seen and r.title and fold(r.title) not in titles:
                 seen.add(truth[r.id])
+                titles.add(fold(r.title))
                 works.append(r)
-    # Real sets repeat some works (a recurring column, one paper in two screening sets):
-    # one base per folded title, so that base works are distinct.
-    titles = {fold(w.title) for w in works}
     rng = random.Random(7)
     for path in sorted(SCREENING.glob("*.csv")):
         with path.open(newline="", encoding="utf-8") as handle:
