@@ -1,0 +1,389 @@
+"""Bringing export files into a review: preview, import (all or nothing), batches, sources.
+
+An import is one transaction: the records of a file are stored together or not at all. The
+parse itself is done by the pure `importers` package; this module decides what is accepted,
+stores the rows in bulk and records the batch, its source and the audit event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+import importers
+from importers.columns import TARGETS
+from review import jobs
+from review.db import utcnow
+from review.errors import ConflictError, NotFound, ValidationError
+from review.models import SOURCE_KINDS, ImportBatch, Record, Source, User
+from review.services.audit import log_event
+from review.services.projects import READ, SCREEN, require_project
+
+Progress = Callable[[int, int], None]
+CHUNK = 5000  # rows per INSERT executemany: large enough to be fast, small enough for memory
+PREVIEW_RECORDS = 5
+MAX_LISTED_PROBLEMS = 20  # in an error message; the full list stays on the batch
+# Record fields copied from the importers' Record to the table of the same name.
+_FIELDS = ("title", "abstract", "authors", "year", "journal", "volume", "issue", "pages",
+           "doi", "pmid", "issn", "isbn", "url", "keywords", "language", "publication_type",
+           "publisher")
+# Column lengths, so an over-long value (a 300-character "volume") never fails on PostgreSQL;
+# the full value stays in ``raw``.
+_LIMITS = {c.name: c.type.length for c in Record.__table__.columns
+           if isinstance(c.type, sa.String) and not isinstance(c.type, sa.Text)
+           and c.type.length}
+
+
+class ImportRejected(ValidationError):
+    """A file that cannot be imported as it is; ``problems`` are (file, where, reason)."""
+
+    def __init__(self, message: str, problems: list[tuple[str, str, str]]) -> None:
+        super().__init__(message, field="file")
+        self.problems = problems
+
+
+SieveRefusal = ImportRejected | ConflictError
+
+
+@dataclass
+class ImportReport:
+    """What came of one imported file."""
+
+    filename: str
+    batch_id: int
+    source_id: int
+    source_name: str
+    format: str
+    encoding: str | None
+    sha256: str
+    n_read: int
+    n_imported: int
+    n_skipped: int
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    forced: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (for --json and the web report)."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class UploadedFile:
+    """One file of a multi-file import, with the format and mapping chosen for it."""
+
+    filename: str
+    data: bytes
+    format: str = "auto"
+    mapping: dict[str, str] | None = None
+
+
+@dataclass
+class Preview:
+    """What the web preview shows before anything is stored."""
+
+    filename: str
+    sha256: str
+    format: str | None
+    encoding: str | None
+    n_records: int
+    records: list[importers.Record]
+    columns: list[str]
+    mapping: dict[str, str]
+    problems: list[importers.Problem]
+    error: str | None = None
+    targets: tuple[str, ...] = TARGETS
+
+
+def sha256_of(data: bytes) -> str:
+    """The hex SHA-256 of a file's bytes (how a re-upload is recognised)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def preview(
+    data: bytes, filename: str, format: str = "auto", mapping: dict[str, str] | None = None,
+    *, n: int = PREVIEW_RECORDS,
+) -> Preview:
+    """Parse a file without storing it: format, encoding, first records, columns, problems.
+
+    Args:
+        data: The file's bytes.
+        filename: Its name.
+        format: "auto" or a name from `importers.FORMATS`.
+        mapping: Column -> field for tabular files (None: the guessed mapping).
+        n: How many records to show.
+
+    Returns:
+        The preview; a file that cannot be read at all has ``error`` set instead of raising.
+    """
+    sha = sha256_of(data)
+    try:
+        result = importers.parse(data, filename=filename, format=format, mapping=mapping)
+    except importers.ImportFormatError as exc:
+        return Preview(filename, sha, None, None, 0, [], [], {}, [], error=str(exc))
+    return Preview(filename, sha, result.format, result.encoding, len(result.records),
+                   result.records[:n], result.columns, result.mapping, result.problems)
+
+
+def import_file(
+    session: Session, *, project_id: int, user_id: int, source_name: str,
+    source_kind: str = "database", filename: str, data: bytes, format: str = "auto",
+    mapping: dict[str, str] | None = None, skip_invalid: bool = False, force: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import one export file into a project as a new batch (leads and reviewers).
+
+    Args:
+        session: The database session (flushed, not committed).
+        project_id: The review.
+        user_id: Who imports; a lead or reviewer of the project.
+        source_name: The database, register or other method searched; created on first use.
+        source_kind: "database", "register" or "other" (used when the source is created).
+        filename: The uploaded file's name.
+        data: Its bytes.
+        format: "auto" to sniff, or a name from `importers.FORMATS`.
+        mapping: Column -> record field for CSV/TSV/XLSX, replacing the guess.
+        skip_invalid: Store the readable records and list the others on the batch instead
+            of refusing the file.
+        force: Import even if the same file (same SHA-256) is already in the project.
+        progress: Called with (records stored, records to store) after each chunk.
+
+    Returns:
+        The report: records read, imported, skipped with locators and reasons, batch id.
+
+    Raises:
+        ImportRejected: The file cannot be read, or has unreadable records and
+            ``skip_invalid`` is False; nothing is stored.
+        ConflictError: The same file was imported before and ``force`` is False.
+        ValidationError: A bad source name or kind.
+    """
+    require_project(session, project_id=project_id, user_id=user_id, roles=SCREEN)
+    sha = sha256_of(data)
+    _refuse_reupload(session, project_id, filename, sha, force)
+    try:
+        result = importers.parse(data, filename=filename, format=format, mapping=mapping)
+    except importers.ImportFormatError as exc:
+        where = f"line {exc.line}" if exc.line else "file"
+        raise ImportRejected(f"{exc}; nothing was imported",
+                             [(filename, where, exc.reason)]) from exc
+    skipped = [{"locator": p.locator, "reason": p.reason} for p in result.problems]
+    if skipped and not skip_invalid:
+        raise _rejection(filename, len(result.records) + len(skipped), skipped)
+    source = _source(session, project_id, source_name, source_kind)
+    batch = ImportBatch(
+        project_id=project_id, source_id=source.id, filename=filename[:500], sha256=sha,
+        format=result.format, encoding=result.encoding, n_read=len(result.records) + len(skipped),
+        n_imported=len(result.records), n_skipped=len(skipped), skipped=skipped,
+        mapping=result.mapping or None, forced=force, user_id=user_id)
+    session.add(batch)
+    session.flush()
+    records, result.records = result.records, []
+    _store(session, project_id, batch.id, records, nul=b"\x00" in data, progress=progress)
+    report = ImportReport(filename, batch.id, source.id, source.name, batch.format,
+                          batch.encoding, sha, batch.n_read, batch.n_imported, batch.n_skipped,
+                          skipped, force)
+    log_event(session, action="import.file", object_type="import_batch", object_id=batch.id,
+              project_id=project_id, user_id=user_id,
+              after={k: v for k, v in report.as_dict().items() if k != "skipped"})
+    _enqueue_followups(session, project_id)
+    session.flush()
+    return report
+
+
+def import_files(
+    session: Session, *, project_id: int, user_id: int, source_name: str,
+    source_kind: str = "database", files: Sequence[UploadedFile], skip_invalid: bool = False,
+    force: bool = False, progress: Callable[[int, int, int], None] | None = None,
+) -> list[ImportReport]:
+    """Import several files in one transaction: all of them or none.
+
+    Every file is checked, so the error lists the problems of all refused files at once.
+
+    Args:
+        session: The database session (flushed, not committed).
+        project_id: The review.
+        user_id: Who imports (lead or reviewer).
+        source_name: The source all files come from.
+        source_kind: Its kind when it is created.
+        files: The files, each with its format and column mapping.
+        skip_invalid: As for `import_file`.
+        force: As for `import_file`.
+        progress: Called with (file index, records stored, records to store).
+
+    Returns:
+        One report per file, in order.
+
+    Raises:
+        ImportRejected: One or more files refused (ConflictError when all refusals are
+            re-uploads); the caller rolls back.
+    """
+    reports: list[ImportReport] = []
+    refusals: list[SieveRefusal] = []
+    for index, upload in enumerate(files):
+        def step(done: int, total: int, index: int = index) -> None:
+            if progress:
+                progress(index, done, total)
+        try:
+            reports.append(import_file(
+                session, project_id=project_id, user_id=user_id, source_name=source_name,
+                source_kind=source_kind, filename=upload.filename, data=upload.data,
+                format=upload.format, mapping=upload.mapping, skip_invalid=skip_invalid,
+                force=force, progress=step))
+        except (ImportRejected, ConflictError) as exc:
+            refusals.append(exc)
+    if refusals:
+        _raise_refusals(refusals, len(files))
+    return reports
+
+
+def _raise_refusals(refusals: list[SieveRefusal], n_files: int) -> None:
+    message = "\n".join(str(r) for r in refusals)
+    if n_files > 1:
+        message = (f"{len(refusals)} of {n_files} files refused; nothing was imported.\n"
+                   f"{message}")
+    if all(isinstance(r, ConflictError) for r in refusals):
+        raise ConflictError(message)
+    problems = [p for r in refusals if isinstance(r, ImportRejected) for p in r.problems]
+    raise ImportRejected(message, problems)
+
+
+def _rejection(filename: str, n_read: int, skipped: list[dict[str, str]]) -> ImportRejected:
+    lines = [f"{filename}, {s['locator']}: {s['reason']}" for s in skipped[:MAX_LISTED_PROBLEMS]]
+    more = len(skipped) - len(lines)
+    if more > 0:
+        lines.append(f"... and {more} more")
+    message = (f"{filename}: {len(skipped)} of {n_read} records cannot be read; nothing was "
+               "imported. Fix the file, or import the valid records and skip these:\n"
+               + "\n".join(lines))
+    return ImportRejected(message, [(filename, s["locator"], s["reason"]) for s in skipped])
+
+
+def _refuse_reupload(
+    session: Session, project_id: int, filename: str, sha: str, force: bool
+) -> None:
+    if force:
+        return
+    earlier = session.scalar(sa.select(ImportBatch).where(
+        ImportBatch.project_id == project_id, ImportBatch.sha256 == sha)
+        .order_by(ImportBatch.id).limit(1))
+    if earlier is not None:
+        when = earlier.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        raise ConflictError(
+            f"{filename}: this file was already imported as batch {earlier.id} "
+            f"({earlier.filename}, {earlier.n_imported} records) on {when}; "
+            "force the import to add its records again")
+
+
+def _source(session: Session, project_id: int, name: str, kind: str) -> Source:
+    """The project's source of that name, created with ``kind`` on first use."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError("name the source searched (e.g. Scopus, PubMed, Google)",
+                              field="source")
+    if len(name) > 200:
+        raise ValidationError("a source name has at most 200 characters", field="source")
+    if kind not in SOURCE_KINDS:
+        raise ValidationError(f"source kind must be one of {', '.join(SOURCE_KINDS)}",
+                              field="source_kind")
+    source = session.scalar(sa.select(Source).where(Source.project_id == project_id,
+                                                    Source.name == name))
+    if source is None:
+        source = Source(project_id=project_id, name=name, kind=kind)
+        session.add(source)
+        session.flush()
+    return source
+
+
+def _store(
+    session: Session, project_id: int, batch_id: int, records: list[importers.Record], *,
+    nul: bool, progress: Progress | None,
+) -> None:
+    """Insert the rows in chunks, releasing each chunk's parsed records as it goes."""
+    total = len(records)
+    now = utcnow()
+    for start in range(0, total, CHUNK):
+        end = min(start + CHUNK, total)
+        rows = [_row(records[i], project_id, batch_id, now, nul) for i in range(start, end)]
+        session.execute(sa.insert(Record), rows)
+        for i in range(start, end):
+            records[i] = None  # type: ignore[call-overload]  # free memory as rows are stored
+        if progress:
+            progress(end, total)
+    if progress and not total:
+        progress(0, 0)
+
+
+def _row(
+    rec: importers.Record, project_id: int, batch_id: int, now: datetime, nul: bool
+) -> dict[str, Any]:
+    row: dict[str, Any] = {name: getattr(rec, name) for name in _FIELDS}
+    row.update(project_id=project_id, batch_id=batch_id, source_record_id=rec.source_id,
+               raw=rec.raw, locator=rec.locator, created_at=now)
+    if nul:
+        # PostgreSQL refuses NUL characters in text and JSON; they carry nothing anyway.
+        row = {k: _strip_nul(v) for k, v in row.items()}
+    for name, limit in _LIMITS.items():
+        value = row.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            row[name] = value[:limit]
+    return row
+
+
+def _strip_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_strip_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
+    return value
+
+
+def _enqueue_followups(session: Session, project_id: int) -> None:
+    """New records: find their duplicates, then rank them (both debounced)."""
+    jobs.enqueue(session, kind="dedup", project_id=project_id, debounce=True, delay_s=2.0)
+    jobs.enqueue(session, kind="retrain", project_id=project_id, debounce=True, delay_s=5.0)
+
+
+@dataclass
+class BatchRow:
+    """One line of a project's batch list."""
+
+    batch: ImportBatch
+    source: Source
+    user_name: str | None
+
+
+def list_batches(session: Session, *, project_id: int, user_id: int) -> list[BatchRow]:
+    """The project's import batches, newest first, with source and who imported."""
+    require_project(session, project_id=project_id, user_id=user_id, roles=READ)
+    stmt = (sa.select(ImportBatch, Source, User.name)
+            .join(Source, Source.id == ImportBatch.source_id)
+            .outerjoin(User, User.id == ImportBatch.user_id)
+            .where(ImportBatch.project_id == project_id).order_by(ImportBatch.id.desc()))
+    return [BatchRow(b, s, n) for b, s, n in session.execute(stmt)]
+
+
+def get_batch(session: Session, *, project_id: int, user_id: int, batch_id: int) -> BatchRow:
+    """One batch of the project (NotFound for another project's batch)."""
+    require_project(session, project_id=project_id, user_id=user_id, roles=READ)
+    stmt = (sa.select(ImportBatch, Source, User.name)
+            .join(Source, Source.id == ImportBatch.source_id)
+            .outerjoin(User, User.id == ImportBatch.user_id)
+            .where(ImportBatch.project_id == project_id, ImportBatch.id == batch_id))
+    found = session.execute(stmt).first()
+    if found is None:
+        raise NotFound(f"no import batch {batch_id} in this project")
+    return BatchRow(*found)
+
+
+def list_sources(session: Session, *, project_id: int, user_id: int) -> list[Source]:
+    """The project's sources by name."""
+    require_project(session, project_id=project_id, user_id=user_id, roles=READ)
+    return list(session.scalars(sa.select(Source).where(Source.project_id == project_id)
+                                .order_by(Source.name)))
