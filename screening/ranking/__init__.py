@@ -6,7 +6,7 @@ Typical use by the service::
     scores = rank(feats, training_labels(decisions, resolutions_by_row))
 """
 
-from .features import FEATURES_VERSION, Features, build_features, record_text
+from .features import FEATURES_VERSION, Features, build_features, features_key, record_text
 from .metrics import METRIC_KEYS, order_metrics, records_to_recall, wss
 from .query import calibration_sample, labels_vector, protocol_order, rank, training_labels
 from .rankers import UNLABELLED, NaiveBayesRanker, TfidfLogRegRanker, TfidfSvmRanker
@@ -29,6 +29,7 @@ __all__ = [
     "build_features",
     "calibration_sample",
     "draw_priors",
+    "features_key",
     "labels_vector",
     "load_ranker",
     "order_metrics",

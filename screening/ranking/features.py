@@ -7,6 +7,7 @@ retrain in milliseconds.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,10 +17,10 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-__all__ = ["FEATURES_VERSION", "Features", "build_features", "record_text"]
+__all__ = ["FEATURES_VERSION", "Features", "build_features", "features_key", "record_text"]
 
 #: Bump when the recipe changes so that cached features are rebuilt.
-FEATURES_VERSION = "tfidf-w12-1"
+FEATURES_VERSION = "tfidf-w12-f64-1"
 
 _SPACE = re.compile(r"\s+")
 
@@ -29,7 +30,8 @@ class Features:
     """A row-per-record sparse feature matrix.
 
     Attributes:
-        matrix: CSR matrix (n_records x n_features), rows L2-normalised.
+        matrix: CSR float64 matrix (n_records x n_features), rows L2-normalised. float64
+            because the solvers and the scoring product would otherwise copy it at every retrain.
         version: the recipe that built it (compare with FEATURES_VERSION to invalidate a cache).
         vocabulary: term -> column, kept for protocol similarity and explanations.
         idf: inverse document frequency per column.
@@ -64,6 +66,18 @@ class Features:
             shape=(1, self.matrix.shape[1]),
         )
         return normalize(row)
+
+
+def features_key(texts: Sequence[str]) -> str:
+    """A cache key for the features of these texts.
+
+    It changes when any text, their order or the recipe changes, so the service knows when a
+    cached Features must be rebuilt.
+    """
+    h = hashlib.sha256(FEATURES_VERSION.encode())
+    for t in texts:
+        h.update(b"\x1e" + (t or "").encode("utf-8"))
+    return h.hexdigest()
 
 
 def record_text(
@@ -107,7 +121,7 @@ def build_features(
         max_df: drop terms in more than this share of records (near stop words).
 
     Returns:
-        The Features (CSR float32 matrix, L2-normalised rows).
+        The Features (CSR float64 matrix, L2-normalised rows).
 
     Raises:
         ValueError: if `texts` is empty.
@@ -121,13 +135,13 @@ def build_features(
         sublinear_tf=True,
         min_df=min_df,
         max_df=max_df if len(docs) >= 20 else 1.0,
-        dtype=np.float32,
+        dtype=np.float64,
     )
     try:
         matrix = vec.fit_transform(docs)
     except ValueError:
         # every text empty: one constant column keeps the shape valid for the models
-        matrix = sp.csr_matrix(np.ones((len(docs), 1), dtype=np.float32))
+        matrix = sp.csr_matrix(np.ones((len(docs), 1)))
         return Features(matrix, FEATURES_VERSION, {}, np.ones(1))
     vocab = {str(k): int(v) for k, v in vec.vocabulary_.items()}
     return Features(sp.csr_matrix(matrix), FEATURES_VERSION, vocab, vec.idf_.astype(np.float64))

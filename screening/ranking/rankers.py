@@ -98,8 +98,12 @@ class _LinearRanker(ClassifierMixin, BaseEstimator):
         model = self._make_model(int(rng.randint(np.iinfo(np.int32).max)))
         # fit only on the columns the training rows use: a term absent from all of them gets a
         # zero weight anyway under L2, and the solver's per-fit copies shrink
-        cols = np.unique(sp.csr_matrix(Xl).indices) if sp.issparse(Xl) else np.arange(X.shape[1])
-        Xc = sp.csr_matrix(Xl[:, cols], dtype=np.float64) if sp.issparse(Xl) else Xl
+        if sp.issparse(Xl):
+            cols = np.unique(sp.csr_matrix(Xl).indices)
+            Xc: Any = sp.csr_matrix(Xl[:, cols], dtype=np.float64)
+            Xc.sort_indices()  # liblinear's input check would otherwise sort a copy
+        else:
+            cols, Xc = np.arange(X.shape[1]), np.asarray(Xl, dtype=np.float64)
         model.fit(Xc, yl, sample_weight=_balanced_weights(yl, self.ratio))
         self.coef_ = np.zeros(X.shape[1])
         self.coef_[cols] = np.asarray(model.coef_, dtype=np.float64).ravel()

@@ -11,6 +11,7 @@ from screening.ranking import (
     available_rankers,
     build_features,
     calibration_sample,
+    features_key,
     load_ranker,
     protocol_order,
     rank,
@@ -122,6 +123,13 @@ def test_features_pickle_and_keep_shape(feats):
     assert again.matrix.shape == feats.matrix.shape
     assert (again.matrix != feats.matrix).nnz == 0
     assert feats.n_records == len(TEXTS)
+
+
+def test_features_key_changes_with_any_text():
+    key = features_key(TEXTS)
+    assert key == features_key(list(TEXTS))
+    assert key != features_key(TEXTS[:-1])
+    assert key != features_key([*TEXTS[:-1], TEXTS[-1] + " x"])
 
 
 def test_features_of_empty_texts_still_rank():
