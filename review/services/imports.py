@@ -130,6 +130,38 @@ def preview(
                    result.records[:n], result.columns, result.mapping, result.problems)
 
 
+OUTPUT_ENDINGS = {".ris": "ris", ".bib": "bibtex", ".csv": "csv", ".xlsx": "xlsx",
+                  ".json": "csljson", ".jsonl": "jsonl"}
+
+
+def convert(
+    data: bytes, *, filename: str, target: str, format: str = "auto"
+) -> tuple[bytes, importers.ParseResult]:
+    """Convert an export to the format its target name ends with (no project involved).
+
+    Args:
+        data: The input file's bytes.
+        filename: The input's name.
+        target: The output's name: .ris, .bib, .csv, .xlsx, .json (CSL-JSON) or .jsonl.
+        format: The input's format, "auto" to sniff it.
+
+    Returns:
+        The output bytes and the parse result (its ``problems`` are the skipped records).
+
+    Raises:
+        ValidationError: Unknown output ending, or an input that cannot be read.
+    """
+    ending = "." + target.rsplit(".", 1)[-1].lower() if "." in target else ""
+    if ending not in OUTPUT_ENDINGS:
+        raise ValidationError(f"{target}: cannot write {ending or 'a file without ending'}; "
+                              f"use one of {', '.join(OUTPUT_ENDINGS)}", field="target")
+    try:
+        result = importers.parse(data, filename=filename, format=format)
+    except importers.ImportFormatError as exc:
+        raise ValidationError(str(exc), field="source") from exc
+    return importers.write(result.records, OUTPUT_ENDINGS[ending]), result
+
+
 def import_file(
     session: Session, *, project_id: int, user_id: int, source_name: str,
     source_kind: str = "database", filename: str, data: bytes, format: str = "auto",
