@@ -3,3 +3,4 @@
 One import line per area.
 """
 from review.services import ranking  # noqa: F401  (retrain)
+from review.services import dedup  # noqa: F401  (dedup)
