@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from review.models import Decision, Record, Resolution
+from review.models import Record
+from review.services.conflicts import stage_outcomes
+from screening.conflicts import CONFLICT
 
 
 @dataclass(frozen=True)
@@ -23,40 +25,22 @@ class ProjectCounts:
 
 
 def project_counts(session: Session, *, project_id: int) -> ProjectCounts:
-    """Count records, duplicates, screened, conflicts and included for a project."""
+    """Count records, duplicates, screened, conflicts and included for a project.
+
+    Conflicts and included follow screening.conflicts.outcome (the rule the conflict queue
+    uses): a record counts once it has all its decisions, maybe counts as include, and a
+    lead's resolution overrides the reviewers.
+    """
     total, dupes = session.execute(
         sa.select(sa.func.count(), sa.func.count(Record.canonical_id))
         .where(Record.project_id == project_id)
     ).one()
-    stage = "title_abstract"
-    per_record = (
-        sa.select(
-            Decision.record_id,
-            sa.func.count().label("n"),
-            sa.func.sum(sa.case((Decision.label == "exclude", 1), else_=0)).label("n_ex"),
-        )
-        .join(Record, Record.id == Decision.record_id)
-        .where(Decision.project_id == project_id, Decision.stage == stage,
-               Record.canonical_id.is_(None))
-        .group_by(Decision.record_id)
-        .subquery()
-    )
-    resolved = (sa.select(Resolution.record_id, Resolution.label)
-                .where(Resolution.project_id == project_id, Resolution.stage == stage)
-                .subquery())
-    screened, conflicts, agreed_in, resolved_in = session.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.sum(sa.case(((per_record.c.n_ex > 0) & (per_record.c.n_ex < per_record.c.n)
-                                 & resolved.c.label.is_(None), 1), else_=0)),
-            sa.func.sum(sa.case(((per_record.c.n_ex == 0) & resolved.c.label.is_(None), 1),
-                                else_=0)),
-            sa.func.sum(sa.case((resolved.c.label == "include", 1), else_=0)),
-        )
-        .select_from(per_record)
-        .outerjoin(resolved, resolved.c.record_id == per_record.c.record_id)
-    ).one()
+    outcomes = stage_outcomes(session, project_id=project_id, stage="title_abstract")
+    # Every record with a decision is there; so is one whose decisions were all undone after a
+    # lead resolved it (the lead's decision still screened it).
+    screened = len(outcomes)
     return ProjectCounts(
         records=total, duplicates=dupes, unique=total - dupes, screened=screened,
-        conflicts=int(conflicts or 0), included=int(agreed_in or 0) + int(resolved_in or 0),
+        conflicts=sum(1 for out in outcomes.values() if out.status == CONFLICT),
+        included=sum(1 for out in outcomes.values() if out.included),
     )
