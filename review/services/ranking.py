@@ -98,7 +98,7 @@ def _canonical_fields(session: Session, project_id: int) -> tuple[list[int], lis
                   sa.cast(Record.keywords, sa.Text), Record.journal)
         .where(Record.project_id == project_id, Record.canonical_id.is_(None))
         .order_by(Record.id)
-    ).tuples().all()
+    ).all()
     return [r[0] for r in rows], [(r[1], r[2], r[3], r[4]) for r in rows]
 
 
@@ -174,7 +174,7 @@ def project_labels(session: Session, *, project_id: int, stage: str = STAGE) -> 
             Decision.project_id == project_id, Decision.stage == stage)):
         by_record[rid].append(label)
     resolved = dict(session.execute(sa.select(Resolution.record_id, Resolution.label).where(
-        Resolution.project_id == project_id, Resolution.stage == stage)).tuples().all())
+        Resolution.project_id == project_id, Resolution.stage == stage)).all())
     return training_labels(by_record, resolved)
 
 
@@ -272,11 +272,12 @@ def compute_ranking(inputs: RankingInputs, *, ranker: str | None = None) -> Rank
     Builds the features when the cache had none (the slow step, done once per record change).
     """
     t0 = time.perf_counter()
+    name = ranker or DEFAULT_RANKER
+    _check_ranker(name)  # a bad name fails now, not at the first include
     both_classes = len(set(inputs.labels.values())) == 2
     texts = record_texts(inputs.fields) if inputs.features is None or not both_classes else []
     feats = inputs.features or build_features(texts)
     t1 = time.perf_counter()
-    name = ranker or DEFAULT_RANKER
     if both_classes:
         model = load_ranker(name, random_state=0)
         scores = rank(feats, inputs.labels, ranker=model)
@@ -374,8 +375,6 @@ def retrain(
         NotFound: unknown project.
         ValidationError: no records, unknown ranker, bad stage or calibration.
     """
-    if ranker is not None:
-        _check_ranker(ranker)
     inputs = load_inputs(session, project_id=project_id, stage=stage, calibration=calibration)
     if not inputs.record_ids:
         raise ValidationError("the project has no records to rank yet")

@@ -37,6 +37,11 @@ _PARAMS: dict[str, dict[str, tuple[type, float, float]]] = {
     "knee": {"target_ratio": (float, 1.0, 10**4), "min_screened": (int, 0, 10**7)},
 }
 _CURVE_POINTS = 400
+_RULE_FUNCTIONS: dict[str, Callable[..., StopDecision]] = {
+    "hypergeometric": hypergeometric_stop,
+    "consecutive-irrelevant": consecutive_irrelevant_stop,
+    "knee": knee_stop,
+}
 
 
 @dataclass(frozen=True)
@@ -113,11 +118,8 @@ def evaluate_rule(
 ) -> StopDecision:
     """Run one rule on labels in screening order (see screening.stopping)."""
     checked = rule_params(rule, params)
-    fn: Callable[..., StopDecision] = {
-        "hypergeometric": hypergeometric_stop, "consecutive-irrelevant":
-        consecutive_irrelevant_stop, "knee": knee_stop}[rule]
-    decision = fn(np.asarray(labels_in_order, dtype=np.int64), n_total, **checked)
-    return decision
+    y = np.asarray(labels_in_order, dtype=np.int64)
+    return _RULE_FUNCTIONS[rule](y, n_total, **checked)
 
 
 def stopping_report(

@@ -1,0 +1,190 @@
+"""Retraining through the service: ranks in the database, features cached, labels, protocol."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from review.db import utcnow
+from review.jobs import run_pending
+from review.models import FeatureSet, Job, ModelRun, Record
+from review.services import ranking
+from review.services.screening import next_record
+from screening.ranking import DEFAULT_RANKER, calibration_sample
+from tests.ranking.helpers import BOND, decide, resolve, setup_project
+
+TERMS = {"include_terms": ["impact bond", "outcomes fund"],
+         "inclusion_criteria": "Social impact bonds, payment by results, outcomes funds."}
+
+
+def _ranks(session, project_id):
+    return dict(session.execute(sa.select(Record.id, Record.rank).where(
+        Record.project_id == project_id)).all())
+
+
+def test_protocol_orders_records_before_any_label(session) -> None:
+    project, lead, _, records = setup_project(session, **TERMS)
+    run = ranking.retrain(session, project_id=project.id)
+    assert run.model_name == ranking.PROTOCOL_MODEL and run.n_labels == 0
+    ranks = _ranks(session, project.id)
+    bond_ids = {r.id for r in records[:len(BOND)]}
+    assert {rid for rid, rk in ranks.items() if rk <= len(BOND)} == bond_ids
+    # excludes only: still one class, still the protocol
+    decide(session, records[-1], lead, "exclude")
+    assert ranking.retrain(session, project_id=project.id).model_name == ranking.PROTOCOL_MODEL
+
+
+def test_retrain_writes_ranks_that_the_screening_queue_follows(session) -> None:
+    project, lead, reviewer, records = setup_project(session)
+    decide(session, records[0], lead, "include")
+    decide(session, records[-1], lead, "exclude")
+    run = ranking.retrain(session, project_id=project.id)
+    session.commit()
+    assert run.model_name == DEFAULT_RANKER and (run.n_labels, run.n_included) == (2, 1)
+    rows = session.execute(sa.select(Record.id, Record.rank, Record.score, Record.model_run_id)
+                           .where(Record.project_id == project.id)).all()
+    assert sorted(r.rank for r in rows) == list(range(1, len(records) + 1))
+    assert all(r.model_run_id == run.id for r in rows)
+    by_rank = sorted(rows, key=lambda r: r.rank)
+    assert [r.score for r in by_rank] == sorted((r.score for r in rows), reverse=True)
+    # unscreened bond records come first: the model learnt from one include
+    unlabelled = [r.id for r in by_rank if r.id not in (records[0].id, records[-1].id)]
+    assert set(unlabelled[:3]) <= {r.id for r in records[:len(BOND)]}
+    # the reviewer's next record is the best-ranked one they have not decided
+    nxt = next_record(session, project_id=project.id, reviewer_id=reviewer.id,
+                      stage="title_abstract")
+    assert nxt is not None and nxt.id == by_rank[0].id
+
+
+def test_ranks_are_written_in_bulk(session) -> None:
+    project, lead, _, records = setup_project(session)
+    decide(session, records[0], lead, "include")
+    decide(session, records[-1], lead, "exclude")
+    updates: list[bool] = []
+
+    def count(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE RECORDS"):
+            updates.append(executemany)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        ranking.retrain(session, project_id=project.id)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(updates) <= 2 and updates.count(True) == 1, updates
+
+
+def test_features_are_cached_and_rebuilt_when_records_change(session) -> None:
+    project, lead, _, records = setup_project(session)
+    first = ranking.retrain(session, project_id=project.id)
+    stored = session.get(FeatureSet, project.id)
+    assert first.metrics["features"] == "built" and stored is not None
+    fp, created = stored.fingerprint, stored.created_at
+    assert ranking.retrain(session, project_id=project.id).metrics["features"] == "memory"
+    ranking.clear_memory_cache()  # as after a restart of the worker
+    assert ranking.retrain(session, project_id=project.id).metrics["features"] == "stored"
+    session.refresh(stored)
+    assert (stored.fingerprint, stored.created_at) == (fp, created)
+    # a new record, an edited abstract, a merged duplicate: each rebuilds
+    session.add(Record(project_id=project.id, title="A new bond study", authors=[],
+                       keywords=[], raw={}))
+    session.flush()
+    assert ranking.retrain(session, project_id=project.id).metrics["features"] == "built"
+    records[3].abstract = "Edited abstract."
+    session.flush()
+    assert ranking.retrain(session, project_id=project.id).metrics["features"] == "built"
+    records[5].canonical_id = records[4].id
+    session.flush()
+    run = ranking.retrain(session, project_id=project.id)
+    assert run.metrics["features"] == "built" and run.metrics["n_records"] == len(records)
+    session.refresh(records[5])
+    assert records[5].rank is None
+    session.refresh(stored)
+    assert stored.fingerprint != fp
+
+
+def test_training_labels_follow_the_dual_screening_rule(session) -> None:
+    project, lead, reviewer, r = setup_project(session)
+    decide(session, r[0], lead, "include")
+    decide(session, r[0], reviewer, "exclude", slot=2)  # either include counts
+    decide(session, r[1], lead, "exclude")
+    decide(session, r[1], reviewer, "exclude", slot=2)
+    decide(session, r[2], reviewer, "maybe")  # maybe trains as include
+    decide(session, r[3], lead, "include")
+    decide(session, r[3], reviewer, "exclude", slot=2)
+    resolve(session, r[3], lead, "exclude")  # the resolution overrides
+    decide(session, r[4], lead, "exclude")
+    decide(session, r[4], reviewer, "exclude", slot=2)
+    resolve(session, r[4], lead, "include")
+    decide(session, r[6], lead, "include", stage="full_text")  # another stage
+    labels = ranking.project_labels(session, project_id=project.id)
+    assert labels == {r[0].id: 1, r[1].id: 0, r[2].id: 1, r[3].id: 0, r[4].id: 1}
+    run = ranking.retrain(session, project_id=project.id)
+    assert (run.n_labels, run.n_included) == (5, 3)
+
+
+def test_calibration_sample_comes_first_and_is_kept(session) -> None:
+    project, lead, _, records = setup_project(session, **TERMS)
+    run = ranking.retrain(session, project_id=project.id, calibration={"size": 4, "seed": 7})
+    sample = {records[i].id for i in calibration_sample(len(records), 4, 7)}
+    ranks = _ranks(session, project.id)
+    assert {rid for rid, rk in ranks.items() if rk <= 4} == sample
+    assert run.params["calibration"] == {"size": 4, "seed": 7}
+    decide(session, records[0], lead, "include")
+    decide(session, records[-1], lead, "exclude")
+    again = ranking.retrain(session, project_id=project.id)  # setting carried forward
+    unscreened = sample - {records[0].id, records[-1].id}
+    ranks = _ranks(session, project.id)
+    assert {rid for rid, rk in ranks.items() if rk <= len(unscreened)} == unscreened
+    assert again.params["calibration"] == {"size": 4, "seed": 7}
+    off = ranking.retrain(session, project_id=project.id, calibration={"size": 0})
+    assert "calibration" not in off.params
+
+
+def test_retrain_job_is_debounced_and_reports_freshness(app, session) -> None:
+    project, lead, _, records = setup_project(session)
+    session.commit()
+    status = ranking.ranking_status(session, project_id=project.id)
+    assert status.run is None and not status.queued and status.age_text == "never"
+    first = ranking.request_retrain(session, project_id=project.id, delay_s=0)
+    second = ranking.request_retrain(session, project_id=project.id, delay_s=0)
+    assert first is not None and second is not None and first.id == second.id
+    assert ranking.request_retrain(session, project_id=project.id, stage="full_text") is None
+    session.commit()
+    assert ranking.ranking_status(session, project_id=project.id).queued
+    assert run_pending(app.extensions["sieve_sessionmaker"]) == 1
+    session.commit()  # a new snapshot: the job wrote from another session
+    status = ranking.ranking_status(session, project_id=project.id)
+    assert status.run is not None and not status.queued and status.labels_since == 0
+    assert status.age_text == "just now"
+    assert session.scalar(sa.select(sa.func.count()).select_from(Record).where(
+        Record.project_id == project.id, Record.rank.is_not(None))) == len(records)
+    decide(session, records[0], lead, "include")
+    session.commit()
+    assert ranking.ranking_status(session, project_id=project.id).labels_since == 1
+
+
+def test_a_retrain_waiting_long_is_not_pushed_back(session) -> None:
+    project, *_ = setup_project(session)
+    job = ranking.request_retrain(session, project_id=project.id)
+    assert job is not None
+    job.created_at = utcnow() - timedelta(seconds=ranking.RETRAIN_MAX_WAIT_S + 5)
+    due = job.run_after
+    session.flush()
+    again = ranking.request_retrain(session, project_id=project.id)
+    assert again is not None and again.id == job.id and again.run_after == due
+
+
+def test_a_failed_retrain_is_reported(app, session) -> None:
+    project, *_ = setup_project(session)
+    ranking.request_retrain(session, project_id=project.id, delay_s=0, ranker="no-such-model")
+    session.commit()
+    run_pending(app.extensions["sieve_sessionmaker"])
+    session.commit()
+    status = ranking.ranking_status(session, project_id=project.id)
+    assert status.failed and "no-such-model" in status.failed
+    assert session.scalar(sa.select(sa.func.count()).select_from(ModelRun)) == 0
+    assert session.scalar(sa.select(Job.status)) == "failed"
