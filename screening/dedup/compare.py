@@ -14,7 +14,8 @@ from rapidfuzz import fuzz, process
 from screening.dedup.normalise import Norm
 
 FIELDS = ("title", "title_set", "authors", "year_gap", "journal", "volume", "issue", "page",
-          "doi", "abstract", "title_length", "markers_differ", "cochrane_differ")
+          "doi", "abstract", "title_length", "preprint_differ", "sparse", "markers_differ",
+          "cochrane_differ")
 
 
 def _text_sim(
@@ -79,6 +80,10 @@ def compare_pairs(
     out["page"][(out["page"] == 0) & same_last] = np.nan
     out["title_length"] = np.array([min(len(a.compact), len(b.compact))
                                     for a, b in zip(left, right, strict=True)], dtype=np.float64)
+    out["preprint_differ"] = np.array([float(a.preprint != b.preprint)
+                                       for a, b in zip(left, right, strict=True)])
+    out["sparse"] = np.array([float(min(a.filled, b.filled) <= 2)
+                              for a, b in zip(left, right, strict=True)])
     out["markers_differ"] = np.array([float(a.markers != b.markers)
                                       for a, b in zip(left, right, strict=True)])
     out["cochrane_differ"] = np.array([float(bool(a.cochrane) and bool(b.cochrane)

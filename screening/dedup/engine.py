@@ -12,13 +12,14 @@ from screening.dedup.blocking import candidate_pairs
 from screening.dedup.compare import compare_pairs
 from screening.dedup.groups import GuardedUnion, choose_kept
 from screening.dedup.model import Decision, DedupRecord, DedupResult, Pair, Reason
-from screening.dedup.normalise import Norm, normalise
+from screening.dedup.normalise import Norm, normalise_all
 from screening.dedup.rules import AUTO, DISTINCT, RULES, conflicts, decide
 
 _SHOWN = ("title", "authors", "doi", "journal", "volume", "issue", "page", "abstract")
 _CONFLICT_NOTES = {"doi": "different DOIs", "year": "years more than 1 apart",
                    "locator": "different volume, issue or first page",
-                   "kind": "erratum/reply/comment marker or Cochrane version differs"}
+                   "kind": "erratum/reply/comment marker, Cochrane version or preprint "
+                   "differs"}
 
 
 def _field_reasons(f: dict[str, np.ndarray], k: int) -> list[Reason]:
@@ -118,8 +119,8 @@ def _run(records: Sequence[DedupRecord], ids: list[str], new_ids: Collection[str
     clock = time.perf_counter()
     stats: dict[str, float] = {"records": float(len(records))}
     # Normalising on a process pool was measured slower: pickling the results back costs more
-    # than the work itself (bench/RESULTS.md).
-    norms = [normalise(r) for r in records]
+    # than the work itself; folding texts in batches is what pays.
+    norms = normalise_all(records)
     stats["seconds_normalise"] = time.perf_counter() - clock
     wanted = None if new_ids is None else set(new_ids)
     new = None if wanted is None else np.array([i in wanted for i in ids], dtype=bool)

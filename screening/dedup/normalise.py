@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -21,11 +22,17 @@ from screening.dedup.model import DedupRecord
 
 _DOI_PREFIX = re.compile(r"^(?:https?://)?(?:dx\.)?(?:doi\.org/)?(?:doi:\s*)?", re.IGNORECASE)
 _DOI_SHAPE = re.compile(r"10\.\d{4,9}/\S+")
-_TAGS = re.compile(r"<[^>]+>")
+_TAGS = re.compile(r"<[^>\x1f]+>")
 # Letters NFKD does not decompose into ASCII.
 _LIGATURES = str.maketrans({"æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "ß": "ss", "œ": "oe",
                             "Œ": "OE", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "þ": "th"})
-_PUNCT_TO_SPACE = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
+_SEP = "\x1f"  # joins many texts into one string; never changed by folding
+# A bytes table (lower case letters and digits kept, the separator kept, all else a space):
+# bytes.translate is far faster than str.translate with a dict.
+_BYTE_FOLD = bytes(
+    c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 0x1F) else 32
+    for c in range(256)
+)
 _COCHRANE = re.compile(r"cd(\d{6})(?:\.pub(\d+))?", re.IGNORECASE)
 # MEDLINE appends "[Erratum appears in ...]" notes (often cut off) and "[Japanese]" to titles;
 # a bracket at the very start is a translated title and stays.
@@ -50,10 +57,16 @@ _MARKERS = {
     "retraction": re.compile(r"\bretract(?:ion|ed)\b"),
     "letter": re.compile(r"\bletters?\b"),
 }
+_MARKER_STEMS = ("errat", "corrig", "correction", "repl", "rejoin", "respon", "comment",
+                 "retract", "letter")
+# bioRxiv/medRxiv, Research Square, SSRN, PsyArXiv/SocArXiv (OSF), arXiv, Preprints.org.
+_PREPRINT_DOI = ("10.1101/", "10.21203/", "10.2139/", "10.31234/", "10.31235/", "10.31219/",
+                 "10.48550/", "10.20944/")
+_PREPRINT_NAME = re.compile(r"rxiv|\bssrn\b|preprint|research square|\barxiv\b")
 _JOURNAL_STOP = {"the", "of", "and", "in", "for", "on", "a", "an", "de", "la", "der", "und"}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Norm:
     """The comparable form of one record (all strings ASCII lower case)."""
 
@@ -72,20 +85,28 @@ class Norm:
     abstract: str  # first 400 folded characters
     markers: frozenset[str]
     cochrane: str  # "CD002273.pub3"-style review version, "" if not a Cochrane review
+    preprint: bool  # a preprint server's DOI or name
     filled: int  # how many fields are present (completeness)
 
 
 def fold(text: str | None) -> str:
     """Fold text to ASCII lower case words separated by single spaces."""
-    if not text:
-        return ""
-    # The checks skip the costly steps for the common plain-ASCII text.
-    if "<" in text:
-        text = _TAGS.sub(" ", text)
-    if not text.isascii():
-        text = text.translate(_LIGATURES)
-        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return " ".join(text.lower().translate(_PUNCT_TO_SPACE).split())
+    return fold_many([text])[0] if text else ""
+
+
+def fold_many(texts: Sequence[str]) -> list[str]:
+    """Apply ``fold`` to many texts at once.
+
+    One pass of C-level string methods over their concatenation is several times faster than
+    one call per text.
+    """
+    big = _SEP.join(t.replace(_SEP, " ") for t in texts)
+    if "<" in big:
+        big = _TAGS.sub(" ", big)
+    if not big.isascii():
+        big = unicodedata.normalize("NFKD", big.translate(_LIGATURES))
+    folded = big.encode("ascii", "ignore").translate(_BYTE_FOLD).decode("ascii")
+    return [" ".join(part.split()) for part in folded.split(_SEP)]
 
 
 def normalise_doi(doi: str | None) -> str:
@@ -153,19 +174,27 @@ def parse_pages(pages: str | None) -> tuple[str, str]:
     return first, last
 
 
-def clean_title(title: str | None) -> tuple[str, frozenset[str]]:
-    """Fold a title without database notes; return it with its erratum/reply/comment markers."""
+def _raw_title(title: str | None) -> tuple[str, frozenset[str]]:
+    """A title without database notes (not yet folded) and its erratum/reply/comment markers."""
     if not title:
         return "", frozenset()
-    text = _BRACKET_NOTE.sub(" ", title)
-    cited = _ERRATUM_CITE.search(text)
+    # The substring checks skip the patterns for the many titles they cannot match.
+    text = _BRACKET_NOTE.sub(" ", title) if "[" in title else title
+    cited = _ERRATUM_CITE.search(text) if "(" in text else None
     if cited:
         text = text[: cited.start()]
-    folded = fold(text)
     # Markers are read on the raw words: "Correction: X" is an erratum, "Correction of X" not.
     lower = text.lower()
-    markers = {kind for kind, pattern in _MARKERS.items() if pattern.search(lower)}
-    return folded, frozenset(markers | ({"erratum"} if cited else set()))
+    markers = {"erratum"} if cited else set()
+    if any(stem in lower for stem in _MARKER_STEMS):
+        markers |= {kind for kind, pattern in _MARKERS.items() if pattern.search(lower)}
+    return text, frozenset(markers)
+
+
+def clean_title(title: str | None) -> tuple[str, frozenset[str]]:
+    """Fold a title without database notes; return it with its erratum/reply/comment markers."""
+    text, markers = _raw_title(title)
+    return fold(text), markers
 
 
 def cochrane_version(record: DedupRecord, doi: str) -> str:
@@ -181,30 +210,48 @@ def cochrane_version(record: DedupRecord, doi: str) -> str:
 
 def normalise(record: DedupRecord) -> Norm:
     """Build the comparable form of a record."""
-    title, markers = clean_title(record.title)
-    names = split_authors(record.authors)
-    # One fold of the whole list is much cheaper than one per author (lists of 30+ names).
-    tokens = sorted({w for w in fold(" ; ".join(names)).split() if len(w) > 1})
-    first, last = parse_pages(record.pages)
+    return normalise_all([record])[0]
+
+
+def normalise_all(records: Sequence[DedupRecord]) -> list[Norm]:
+    """Build the comparable form of many records (their texts are folded in batches)."""
+    raw = [_raw_title(r.title) for r in records]
+    names = [split_authors(r.authors) for r in records]
+    titles = fold_many([t for t, _ in raw])
+    authors = fold_many([" ; ".join(n) for n in names])
+    firsts = fold_many([n[0] if n else "" for n in names])
+    heads = fold_many([n[0].split(",")[0] if n else "" for n in names])
+    journals = fold_many([r.journal or "" for r in records])
+    abstracts = fold_many([(r.abstract or "")[:500] for r in records])
+    return [_build(r, raw[k][1], titles[k], authors[k], firsts[k], heads[k], journals[k],
+                   abstracts[k]) for k, r in enumerate(records)]
+
+
+def _build(record: DedupRecord, markers: frozenset[str], title: str, authors: str, first: str,
+           head: str, journal: str, abstract: str) -> Norm:
+    """One Norm from a record and its folded texts."""
+    first_page, last_page = parse_pages(record.pages)
     doi = normalise_doi(record.doi)
-    journal = " ".join(w for w in fold(record.journal).split() if w not in _JOURNAL_STOP)
+    journal = " ".join(w for w in journal.split() if w not in _JOURNAL_STOP)
+    head_words = [w for w in head.split() if len(w) > 1]
     values = (record.title, record.authors, record.year, record.journal, record.volume,
               record.issue, record.pages, record.doi, record.abstract, record.isbn)
     return Norm(
         title=title,
         compact=title.replace(" ", ""),
-        authors=" ".join(tokens),
-        first_author=family_name(names[0]) if names else "",
-        first_tokens=frozenset(author_tokens(names[0])) if names else frozenset(),
+        authors=" ".join(sorted({w for w in authors.split() if len(w) > 1})),
+        first_author=max(head_words, key=len) if head_words else "",
+        first_tokens=frozenset(w for w in first.split() if len(w) > 1),
         year=record.year,
         journal=journal,
         volume=_number(record.volume, 4),
         issue=_number(record.issue, 3),
-        first_page=first,
-        last_page=last,
+        first_page=first_page,
+        last_page=last_page,
         doi=doi,
-        abstract=fold((record.abstract or "")[:500])[:400],
+        abstract=abstract[:400],
         markers=markers,
         cochrane=cochrane_version(record, doi),
+        preprint=doi.startswith(_PREPRINT_DOI) or bool(_PREPRINT_NAME.search(journal)),
         filled=sum(1 for v in values if v not in (None, "", [])),
     )

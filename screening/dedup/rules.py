@@ -26,6 +26,8 @@ RULES = (
     ("review_doi_conflict", "identical title and three agreeing fields, but different DOIs"),
     ("review_similar", "similar title and two agreeing fields"),
     ("review_other_issue", "same title, authors and journal in another issue or pages"),
+    ("review_preprint", "a preprint and a published version with a similar title and authors"),
+    ("review_title_only", "near-identical long titles, a record with little else"),
     ("review_untitled", "a title missing, authors, year, volume and page agree"),
 )
 _WEIGHTS = {"title": 3.0, "authors": 1.5, "doi": 2.0, "abstract": 1.0, "journal": 0.5,
@@ -52,7 +54,8 @@ def conflicts(f: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "doi": f["doi"] == 0,
             "year": f["year_gap"] > 1,
             "locator": (f["volume"] == 0) | (f["page"] == 0) | (f["issue"] == 0),
-            "kind": (f["markers_differ"] > 0) | (f["cochrane_differ"] > 0),
+            "kind": (f["markers_differ"] > 0) | (f["cochrane_differ"] > 0)
+            | (f["preprint_differ"] > 0),
         }
 
 
@@ -87,7 +90,8 @@ def decide(f: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray
             (AUTO, (ts >= 0.97) & agree["authors"] & agree["volume"] & agree["page"]
              & agree["year"] & ~any_conflict),
             # A supplement's DOI is shared by all its abstracts: only similar titles count.
-            (REVIEW, (doi == 1) & ((t >= 0.6) | no_title)),
+            # Titles in two languages share the DOI, the authors and the year.
+            (REVIEW, (doi == 1) & ((t >= 0.6) | no_title | (agree["authors"] & agree["year"]))),
             # Errata, replies and Cochrane versions: never automatic, but shown to a human.
             (REVIEW, ((t >= 0.9) | (ts >= 0.97)) & (n_agree >= 1)
              & ((~conf["doi"] & ~conf["locator"]) | conf["kind"])),
@@ -98,6 +102,10 @@ def decide(f: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray
             # abstract or a recurring column; a human tells which.
             (REVIEW, (t >= 0.95) & agree["authors"] & agree["journal"] & ~conf["year"]
              & ~conf["doi"] & long_title),
+            # A preprint and its published version: other DOI, venue, often year.
+            (REVIEW, (f["preprint_differ"] > 0) & (t >= 0.9) & agree["authors"]),
+            # Grey literature known by its title alone.
+            (REVIEW, (f["sparse"] > 0) & (t >= 0.95) & long_title & ~any_conflict),
             (REVIEW, no_title & agree["authors"] & agree["year"] & agree["volume"]
              & agree["page"]),
         ]

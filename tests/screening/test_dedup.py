@@ -199,3 +199,27 @@ def test_dedup_rows_give_one_row_per_record_in_input_order() -> None:
 def test_duplicate_ids_are_refused() -> None:
     with pytest.raises(ValueError):
         find_duplicates([PAPER, PAPER])
+
+
+def test_preprint_and_published_version_go_to_review() -> None:
+    preprint = replace(PAPER, id="pre", doi="10.1101/2018.05.01.123456", journal="medRxiv",
+                       volume=None, issue=None, pages=None, year=2018)
+    result = find_duplicates([PAPER, preprint])
+    assert result.groups == []
+    assert pair_of(result, "p1", "pre").decision == "review"
+
+
+def test_title_only_grey_literature_goes_to_review() -> None:
+    title = "Evaluation of the Peterborough social impact bond: final report on the pilot"
+    a = DedupRecord(id="g1", title=title)
+    b = DedupRecord(id="g2", title=title.upper(), year=2014)
+    result = find_duplicates([a, b])
+    assert result.groups == []
+    assert pair_of(result, "g1", "g2").decision == "review"
+
+
+def test_titles_in_two_languages_with_one_doi_go_to_review() -> None:
+    german = replace(PAPER, id="de", title="Soziale Wirkungsanleihen und ergebnisorientierte "
+                     "Bezahlung in der Wohnungslosenhilfe", abstract=None)
+    result = find_duplicates([PAPER, german])
+    assert pair_of(result, "p1", "de").decision == "review"
