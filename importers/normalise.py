@@ -83,7 +83,10 @@ def clean_text(value: Any) -> str | None:
         text = html.unescape(text)
         if "<" in text:
             text = _TAG.sub(_tag_gap, text)
-    text = " ".join(text.split())  # str.split() folds all whitespace, faster than a regex
+    if (not text.isascii() or "  " in text or "\n" in text or "\t" in text
+            or text[:1] == " " or text[-1:] == " "):
+        text = " ".join(text.split())  # folds all whitespace, faster than a regex
+    # Else the very string is returned: Record and raw then share it (memory on 100k files).
     return text or None
 
 

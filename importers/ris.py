@@ -1,24 +1,22 @@
 """RIS (and the RIS dialects of Ovid, Embase, Cochrane, EBSCO, ProQuest, Scopus, WoS, Zotero).
 
-Parsing reuses rispy's parser class and tag table; the line loop is our own so that each
-record knows its line number, vendor junk outside records ("Record #1 of 784", "1.", the
-search strategy after the last record) is skipped, a missing ``ER`` before the next ``TY`` or
-at the end of the file does not lose a record, and unknown tags are kept in ``raw``.
+The record splitter is our own rather than rispy's line loop: one regular-expression scan
+over the whole text is several times faster on 100,000-record files, and it lets each record
+know its line number, skip vendor junk outside records ("Record #1 of 784", "1.", the search
+strategy after the last record), survive a missing ``ER`` and keep unknown tags in ``raw``.
+rispy stays the reference it is tested and benchmarked against.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from itertools import chain
 from typing import Any
-
-import rispy
 
 from importers.errors import Problem
 from importers.normalise import make_record, normalise_doi
 from importers.record import Record
-
-# Tolerates "TY - X", "TY  -X" and a missing value ("ER  -") as seen in EBSCO/ProQuest files.
-_TAG_LINE = re.compile(r"([A-Z][A-Z0-9])\s{1,3}-(?: ?(.*))?$")
 
 # Field -> RIS tags in order of preference (the first tag present wins).
 FIELD_TAGS: dict[str, tuple[str, ...]] = {
@@ -47,63 +45,56 @@ _PMID_NOTE = re.compile(r"PMID:\s*(\d+)")
 _CONTENT_FIELDS = ("title", "abstract", "authors", "doi", "pmid", "isbn")
 
 
-class _LineParser(rispy.RisParser):
-    """rispy's RIS parser with line numbers and tolerant record boundaries."""
+# One C-level scan finds every tag line; the text between two tag lines is continuation.
+# Anchoring on a literal "\n" lets the regex engine jump from line to line instead of trying
+# every character (the first line is matched on its own). Tolerates "TY - X", "TY  -X" and
+# an empty value ("ER  -") as EBSCO/ProQuest write them.
+_TAG_SCAN = re.compile(r"\n([A-Z][A-Z0-9])[ \t]{1,3}-[ \t]?([^\n]*)")
+_FIRST_TAG = re.compile(r"([A-Z][A-Z0-9])[ \t]{1,3}-[ \t]?([^\n]*)")
 
-    PATTERN = _TAG_LINE.pattern
-    DEFAULT_MAPPING = {tag: tag for tag in rispy.TAG_KEY_MAPPING}
 
-    def parse_line(self, line: str) -> tuple[str, str] | tuple[None, str]:
-        """Split a line into (tag, value); a continuation line gives (None, text)."""
-        if line[2:5] == "  -" and line[:2].isupper() and line[0].isalpha():
-            return line[:2], line[6:].strip()
-        if line[:1].isupper():
-            match = _TAG_LINE.match(line)
-            if match:
-                return match.group(1), (match.group(2) or "").strip()
-        return None, line.strip()
+def split_records(text: str) -> Iterator[tuple[int, dict[str, list[str]]]]:
+    """Yield (first line number, tag -> values) for each record of RIS text.
 
-    def records(self, text: str) -> list[tuple[int, dict[str, list[str]]]]:
-        """Split text into (first line number, tag -> values) for each record."""
-        out: list[tuple[int, dict[str, list[str]]]] = []
-        record: dict[str, list[str]] | None = None
-        start = 0
-        last: list[str] | None = None
-        parse_line = self.parse_line
-        for number, line in enumerate(text.split("\n"), 1):
-            if not line:
-                continue
-            # Inlined fast path of parse_line: this loop runs for every line of 100k records.
-            if line[2:5] == "  -" and line[:2].isupper() and line[0].isalpha():
-                tag: str | None = line[:2]
-                value = line[6:].strip()
+    Lines outside a TY ... ER block (vendor headers such as "Record #1 of 784", numbering,
+    the search strategy after the last record) are skipped; a TY without a preceding ER
+    starts a new record; a last record without ER is kept. Continuation lines are appended
+    to the previous value with a line break (continued KW lines are separate keywords).
+    """
+    record: dict[str, list[str]] | None = None
+    last: list[str] | None = None
+    line, counted, prev_end = 1, 0, 0
+    first = _FIRST_TAG.match(text)
+    matches = chain((first,) if first else (), _TAG_SCAN.finditer(text))
+    for match in matches:
+        begin = match.start()
+        if begin > prev_end and last is not None:
+            extra = text[prev_end:begin].strip()
+            if extra:
+                extra = "\n".join(p.strip() for p in extra.split("\n") if p.strip())
+                last[-1] = f"{last[-1]}\n{extra}" if last[-1] else extra
+        prev_end = match.end()
+        tag, value = match.groups()
+        value = value.strip()
+        if tag == "TY":
+            if record is not None:
+                yield line, record  # the previous record lacked its ER line
+            line += text.count("\n", counted, match.start(1))
+            counted = match.start(1)
+            record, last = {"TY": [value]}, None
+        elif record is None:
+            continue
+        elif tag == "ER":
+            yield line, record
+            record, last = None, None
+        else:
+            last = record.get(tag)
+            if last is None:
+                record[tag] = last = [value]
             else:
-                tag, value = parse_line(line)
-            if tag is None:
-                if last is not None and value:
-                    # Keep the line break: continuation lines of KW are separate keywords.
-                    last[-1] = f"{last[-1]}\n{value}" if last[-1] else value
-            elif tag == "TY":
-                if record is not None:
-                    out.append((start, record))  # previous record lacked its ER line
-                record, start, last = {"TY": [value]}, number, None
-            elif record is None:
-                continue  # vendor header, numbering or search strategy outside records
-            elif tag == "ER":
-                out.append((start, record))
-                record, last = None, None
-            else:
-                last = record.get(tag)
-                if last is None:
-                    record[tag] = last = [value]
-                else:
-                    last.append(value)
-        if record is not None and len(record) > 1:
-            out.append((start, record))
-        return out
-
-
-_PARSER = _LineParser()
+                last.append(value)
+    if record is not None and len(record) > 1:
+        yield line, record
 
 
 def _pick(tags: dict[str, list[str]]) -> dict[str, Any]:
@@ -147,7 +138,7 @@ def parse_text(text: str) -> tuple[list[Record], list[Problem]]:
     """
     records: list[Record] = []
     problems: list[Problem] = []
-    for line, tags in _PARSER.records(text):
+    for line, tags in split_records(text):
         raw = {tag: values[0] if len(values) == 1 else values for tag, values in tags.items()}
         record = make_record(_pick(tags), raw, f"line {line}")
         if not any(getattr(record, name) for name in _CONTENT_FIELDS):
@@ -161,7 +152,7 @@ def parse_text(text: str) -> tuple[list[Record], list[Problem]]:
 
 def count_records(text: str) -> int:
     """How many records the text holds (used by sniffing and tests)."""
-    return len(_PARSER.records(text))
+    return sum(1 for _ in split_records(text))
 
 
 def _lines(tag: str, value: Any) -> list[str]:
