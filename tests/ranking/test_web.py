@@ -1,0 +1,81 @@
+"""The ranking pages: freshness fragment, stopping page for leads, the chart, stop and undo."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from review.models import Record, StopEvent
+from review.services import ranking
+from tests.ranking.helpers import decide, setup_project
+
+
+def _project(session):
+    project, lead, reviewer, records = setup_project(session)
+    for i, rec in enumerate(records[:10]):
+        decide(session, rec, lead, "include" if i == 0 else "exclude")
+    session.commit()
+    return project, lead, reviewer, records
+
+
+def test_freshness_is_a_fragment_for_htmx_and_a_page_otherwise(client, auth, session) -> None:
+    project, lead, reviewer, _ = _project(session)
+    auth.login(reviewer.email)
+    url = f"/projects/{project.id}/ranking/status"
+    fragment = client.get(url, headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.get_data(as_text=True)
+    assert "Not ranked yet" in fragment.get_data(as_text=True)
+    assert "HX-Request" in fragment.headers["Vary"]
+    ranking.retrain(session, project_id=project.id)
+    session.commit()
+    page = client.get(url).get_data(as_text=True)
+    assert "<html" in page and 'id="ranking-freshness"' in page
+    assert "on 10 labelled records" in page and "just now" in page
+    assert "Retrain now" not in page  # leads only
+
+
+def test_a_lead_queues_a_retrain(client, auth, session) -> None:
+    project, lead, *_ = _project(session)
+    auth.login(lead.email)
+    response = auth.post(f"/projects/{project.id}/ranking/retrain")
+    assert response.status_code == 303
+    session.commit()
+    assert ranking.ranking_status(session, project_id=project.id).queued
+
+
+def test_chart_is_svg_with_the_curve_and_estimate(client, auth, session) -> None:
+    project, lead, reviewer, _ = _project(session)
+    auth.login(reviewer.email)
+    response = client.get(f"/projects/{project.id}/ranking/chart.svg")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    body = response.get_data(as_text=True)
+    assert body.startswith("<svg") and 'class="found"' in body and "estimated recall" in body
+    dashboard = client.get(f"/projects/{project.id}/").get_data(as_text=True)
+    assert f"/projects/{project.id}/ranking/chart.svg" in dashboard
+
+
+def test_stopping_page_is_for_leads_and_stop_then_undo(client, auth, session) -> None:
+    project, lead, reviewer, records = _project(session)
+    auth.login(reviewer.email)
+    assert client.get(f"/projects/{project.id}/ranking/stopping").status_code == 403
+    auth.post("/logout")
+    auth.login(lead.email)
+    page = client.get(f"/projects/{project.id}/ranking/stopping").get_data(as_text=True)
+    assert 'data-rule="hypergeometric"' in page and "Stop screening" in page
+    refused = auth.post(f"/projects/{project.id}/ranking/stopping", {"rule": "hypergeometric"})
+    assert refused.status_code == 422 and "does not say stop" in refused.get_data(as_text=True)
+    bad = auth.post(f"/projects/{project.id}/ranking/stopping",
+                    {"rule": "consecutive-irrelevant", "n_consecutive": "zero"})
+    assert bad.status_code == 422 and "must be a number" in bad.get_data(as_text=True)
+    done = auth.post(f"/projects/{project.id}/ranking/stopping",
+                     {"rule": "consecutive-irrelevant", "n_consecutive": "5"})
+    assert done.status_code == 303
+    session.commit()
+    event = session.scalar(sa.select(StopEvent))
+    assert event is not None and event.n_excluded == len(records) - 10
+    page = client.get(f"/projects/{project.id}/ranking/stopping").get_data(as_text=True)
+    assert 'id="active-stop"' in page
+    undone = auth.post(f"/projects/{project.id}/ranking/stopping/{event.id}/undo")
+    assert undone.status_code == 303
+    session.commit()
+    assert session.scalar(sa.select(sa.func.count()).select_from(Record).where(
+        Record.auto_excluded_by_id.is_not(None))) == 0
