@@ -38,7 +38,7 @@ __all__ = [
 
 FORMATS = ("ris", "bibtex", "medline", "pubmed_xml", "endnote_xml", "endnote_tagged", "wos",
            "wos_tab", "csv", "xlsx", "csljson", "jsonl")
-WRITE_FORMATS = ("ris", "bibtex", "csv", "xlsx", "csljson", "jsonl")
+WRITE_FORMATS = ("ris", "bibtex", "csv", "tsv", "xlsx", "csljson", "jsonl")
 
 TextParser = Callable[[str], tuple[list[Record], list[Problem]]]
 _TEXT_PARSERS: dict[str, TextParser] = {
@@ -64,7 +64,8 @@ def parse(
     Args:
         data: The file's bytes.
         filename: Its name (for messages; the ending only breaks ties between formats).
-        format: "auto" to sniff, or a name from `FORMATS` ("tsv" is accepted for "csv").
+        format: "auto" to sniff, or a name from `FORMATS` ("tsv" is accepted for "csv";
+            the delimiter is detected either way).
         mapping: For tabular files, column -> Record field to use instead of the guess
             (an empty field name ignores the column).
 
@@ -168,7 +169,7 @@ def _table(
 
 
 _WRITERS: dict[str, Callable[[list[Record]], bytes]] = {
-    "ris": ris.write, "bibtex": bibtex.write, "csv": tabular.write_csv,
+    "ris": ris.write, "bibtex": bibtex.write, "csv": tabular.write_csv, "tsv": tabular.write_tsv,
     "xlsx": tabular.write_xlsx, "csljson": csljson.write, "jsonl": jsonl.write,
 }
 

@@ -18,7 +18,7 @@ _SIGNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("bibtex", re.compile(r"^\s*@[A-Za-z]+\s*[{(]", re.MULTILINE)),
 )
 _ENDINGS = {
-    ".ris": "ris", ".bib": "bibtex", ".bibtex": "bibtex", ".csv": "csv", ".tsv": "csv",
+    ".ris": "ris", ".bib": "bibtex", ".bibtex": "bibtex", ".csv": "csv", ".tsv": "tsv",
     ".xlsx": "xlsx", ".json": "csljson", ".jsonl": "jsonl", ".ndjson": "jsonl",
     ".nbib": "medline", ".medline": "medline", ".ciw": "wos", ".enw": "endnote_tagged",
     ".txt": "auto", ".xml": "auto",
@@ -36,7 +36,7 @@ def format_for_path(path: str | PurePath) -> str:
         path: A file name or path.
 
     Returns:
-        A name from `importers.FORMATS`, or "auto".
+        A name from `importers.FORMATS`, "tsv" (read as csv, written tab-separated) or "auto".
 
     Raises:
         ValueError: For an ending no format uses.

@@ -147,14 +147,19 @@ def _row(rec: Record) -> list[str]:
     return ["" if v is None else str(v) for v in values]
 
 
-def write_csv(records: list[Record]) -> bytes:
+def write_csv(records: list[Record], delimiter: str = ",") -> bytes:
     """Write records as UTF-8 CSV (with BOM so Excel shows accents) with `CSV_COLUMNS`."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for rec in records:
         writer.writerow(_row(rec))
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def write_tsv(records: list[Record]) -> bytes:
+    """Write records as tab-separated values with the same columns as `write_csv`."""
+    return write_csv(records, delimiter="\t")
 
 
 def write_xlsx(records: list[Record]) -> bytes:

@@ -88,7 +88,7 @@ def test_sniff_uses_content_not_extension() -> None:
 def test_format_for_path() -> None:
     assert format_for_path("a/refs.RIS") == "ris"
     assert format_for_path("refs.bib") == "bibtex"
-    assert format_for_path("x.tsv") == "csv"
+    assert format_for_path("x.tsv") == "tsv"
     assert format_for_path("x.xlsx") == "xlsx"
     assert format_for_path("x.json") == "csljson"
     assert format_for_path("x.jsonl") == "jsonl"

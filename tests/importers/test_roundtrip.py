@@ -23,7 +23,7 @@ SOURCES = [
     "bibtex/bibtex_tidy__others__bibtex-biblatex-examples.bib",
     "bibtex/bibtex_tidy__biber__names_x.bib",
 ]
-ROUND_TRIP = ("ris", "csv", "bibtex", "jsonl", "csljson", "xlsx")
+ROUND_TRIP = ("ris", "csv", "tsv", "bibtex", "jsonl", "csljson", "xlsx")
 _COMPARED = [f.name for f in dataclasses.fields(Record) if f.name not in ("raw", "locator")]
 
 
