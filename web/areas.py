@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from flask import Blueprint
 
-AREAS: tuple[str, ...] = ("ranking",)
+AREAS: tuple[str, ...] = ("dedup", "ranking")
 
 
 def blueprints() -> Iterator[Blueprint]:

@@ -15,7 +15,7 @@ from review.db import make_engine, make_sessionmaker
 from review.errors import SieveError
 
 # Command modules of the review areas: web/cli_<name>.py, each with register(group).
-CLI_AREAS: tuple[str, ...] = ("imports", "ranking")
+CLI_AREAS: tuple[str, ...] = ("imports", "dedup", "ranking")
 
 database_option = click.option(
     "--database-url", "url", envvar="DATABASE_URL", default=None, show_envvar=True,
