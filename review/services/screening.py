@@ -1,0 +1,246 @@
+"""Dual screening: the next record for a reviewer, recording, revising and undoing decisions.
+
+A record needs its quota of independent decisions per stage. Decisions are numbered by
+``slot`` (1..quota) and (record, stage, slot) is unique, so two reviewers deciding at once can
+never push a record past its quota: the loser of the race retries the next free slot inside a
+SAVEPOINT, or is told the record is complete. Reviewers only ever see their own decisions here;
+see :mod:`review.services.screening_views` for lists, progress and what a user may see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from review import jobs
+from review.db import utcnow
+from review.errors import ConflictError, NotFound, ValidationError
+from review.models import LABELS, Decision, ExclusionReason, Project, Record, Resolution
+from review.services.audit import log_event
+from review.services.projects import SCREEN, require_project
+from review.services.screening_quota import apply_quota
+from review.services.screening_rules import (
+    FULL_TEXT,
+    TITLE_ABSTRACT,
+    check_stage,
+    in_stage,
+    queue_conditions,
+    quota_value,
+)
+from review.services.screening_views import (
+    DecisionPage,
+    MyDecision,
+    Progress,
+    my_decisions,
+    progress,
+    visible_decisions,
+)
+
+__all__ = [
+    "DecisionPage", "MyDecision", "Progress", "apply_quota", "my_decisions", "next_record",
+    "progress", "record_decision", "screenable_record", "snapshot", "undo_last",
+    "visible_decisions",
+]
+
+NOTE_MAX = 5000
+RETRAIN_DELAY_S = 20.0
+
+
+def next_record(
+    session: Session, *, project_id: int, reviewer_id: int, stage: str
+) -> Record | None:
+    """The reviewer's next record at ``stage``, or None when their queue is empty.
+
+    The highest-ranked kept record (rank ascending, unranked ones after, then id) that still
+    needs a decision at this stage and that the reviewer has not decided. Two indexed queries
+    with LIMIT 1 (ranked records first, then unranked), never a loop over the records.
+    """
+    project = require_project(session, project_id=project_id, user_id=reviewer_id, roles=SCREEN)
+    check_stage(stage)
+    base = sa.select(Record).where(*queue_conditions(project, reviewer_id, stage)).limit(1)
+    ranked = base.where(Record.rank.is_not(None)).order_by(Record.rank, Record.id)
+    record = session.scalar(ranked)
+    if record is None:
+        record = session.scalar(base.where(Record.rank.is_(None)).order_by(Record.id))
+    return record
+
+
+def screenable_record(
+    session: Session, *, project_id: int, reviewer_id: int, stage: str, record_id: int
+) -> Record | None:
+    """The record if it is in the reviewer's queue at ``stage`` (e.g. again after an undo)."""
+    project = require_project(session, project_id=project_id, user_id=reviewer_id, roles=SCREEN)
+    check_stage(stage)
+    return session.scalar(sa.select(Record).where(
+        Record.id == record_id, *queue_conditions(project, reviewer_id, stage)))
+
+
+def record_decision(
+    session: Session, *, project_id: int, record_id: int, reviewer_id: int, stage: str,
+    label: str, reason_id: int | None = None, note: str | None = None,
+) -> Decision:
+    """Record the reviewer's decision, or revise it if they decided this record before.
+
+    Raises:
+        NotFound: the record is not in this project.
+        ValidationError: unknown stage or label, a missing or foreign exclusion reason.
+        ConflictError: the record is complete (all its decisions taken), not open at this stage
+            (a merged duplicate, auto-excluded, or not through title/abstract), or resolved.
+    """
+    project = require_project(session, project_id=project_id, user_id=reviewer_id, roles=SCREEN)
+    check_stage(stage)
+    if label not in LABELS:
+        raise ValidationError(f"the decision must be one of {', '.join(LABELS)}", field="label")
+    record = session.get(Record, record_id)
+    if record is None or record.project_id != project_id:
+        raise NotFound(f"no record {record_id} in this project")
+    reason_id = _check_reason(session, project, stage, label, reason_id)
+    note = _clean_note(note)
+    own = _own_decision(session, record_id, stage, reviewer_id)
+    if own is not None:
+        return _revise(session, own, label=label, reason_id=reason_id, note=note)
+    _check_open(session, project, record, stage)
+    decision = _insert(session, project, record, stage, reviewer_id,
+                       {"label": label, "reason_id": reason_id, "note": note})
+    _queue_retrain(session, project_id)
+    return decision
+
+
+def undo_last(session: Session, *, project_id: int, reviewer_id: int, stage: str) -> int | None:
+    """Remove the reviewer's most recent decision at ``stage``; returns its record id.
+
+    Returns None when there is nothing to undo. Refused (ConflictError) once a lead has resolved
+    the record, or at title/abstract once the record has full-text decisions.
+    """
+    require_project(session, project_id=project_id, user_id=reviewer_id, roles=SCREEN)
+    check_stage(stage)
+    decision = session.scalar(
+        sa.select(Decision)
+        .where(Decision.project_id == project_id, Decision.stage == stage,
+               Decision.reviewer_id == reviewer_id)
+        .order_by(Decision.id.desc()).limit(1))
+    if decision is None:
+        return None
+    _check_changeable(session, decision)
+    log_event(session, action="decision.undo", object_type="decision", object_id=decision.id,
+              project_id=project_id, user_id=reviewer_id, before=snapshot(decision))
+    record_id = decision.record_id
+    session.delete(decision)
+    session.flush()
+    return record_id
+
+
+def snapshot(decision: Decision) -> dict[str, Any]:
+    """A decision as plain data, for the audit log."""
+    return {"record_id": decision.record_id, "stage": decision.stage, "slot": decision.slot,
+            "label": decision.label, "reason_id": decision.reason_id, "note": decision.note}
+
+
+def _own_decision(session: Session, record_id: int, stage: str, reviewer_id: int
+                  ) -> Decision | None:
+    return session.scalar(sa.select(Decision).where(
+        Decision.record_id == record_id, Decision.stage == stage,
+        Decision.reviewer_id == reviewer_id))
+
+
+def _check_reason(session: Session, project: Project, stage: str, label: str,
+                  reason_id: int | None) -> int | None:
+    # A reason only means something on an exclusion; on include/maybe it is dropped.
+    if label != "exclude":
+        return None
+    required = stage == FULL_TEXT or project.reason_required_ta
+    if reason_id is None:
+        if required:
+            raise ValidationError("choose an exclusion reason", field="reason_id")
+        return None
+    reason = session.get(ExclusionReason, reason_id)
+    if reason is None or reason.project_id != project.id:
+        raise ValidationError("that exclusion reason is not one of this project's",
+                              field="reason_id")
+    return reason_id
+
+
+def _clean_note(note: str | None) -> str | None:
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX:
+        raise ValidationError(f"the note is longer than {NOTE_MAX} characters", field="note")
+    return note or None
+
+
+def _check_open(session: Session, project: Project, record: Record, stage: str) -> None:
+    """A new decision needs a record that is screened at this stage."""
+    if record.canonical_id is not None:
+        raise ConflictError("this record was merged into another (a duplicate)")
+    if record.auto_excluded_by_id is not None:
+        raise ConflictError("this record was excluded when screening stopped")
+    if stage == FULL_TEXT:
+        open_ = session.scalar(sa.select(Record.id).where(
+            Record.id == record.id, *in_stage(project, FULL_TEXT)))
+        if open_ is None:
+            raise ConflictError("this record has not passed title/abstract screening")
+
+
+def _check_changeable(session: Session, decision: Decision) -> None:
+    """Revising or undoing is refused once a lead resolved it or the next stage began."""
+    resolved = session.scalar(sa.select(Resolution.id).where(
+        Resolution.record_id == decision.record_id, Resolution.stage == decision.stage))
+    if resolved is not None:
+        raise ConflictError("a lead has resolved this record; ask them to reopen it")
+    if decision.stage == TITLE_ABSTRACT:
+        later = session.scalar(sa.select(Decision.id).where(
+            Decision.record_id == decision.record_id, Decision.stage == FULL_TEXT).limit(1))
+        if later is not None:
+            raise ConflictError("this record is already being screened at full text")
+
+
+def _revise(session: Session, decision: Decision, *, label: str, reason_id: int | None,
+            note: str | None) -> Decision:
+    before = snapshot(decision)
+    if (label, reason_id, note) == (decision.label, decision.reason_id, decision.note):
+        return decision
+    _check_changeable(session, decision)
+    decision.label, decision.reason_id, decision.note = label, reason_id, note
+    decision.updated_at = utcnow()
+    session.flush()
+    log_event(session, action="decision.revise", object_type="decision", object_id=decision.id,
+              project_id=decision.project_id, user_id=decision.reviewer_id, before=before,
+              after=snapshot(decision))
+    return decision
+
+
+def _insert(session: Session, project: Project, record: Record, stage: str, reviewer_id: int,
+            values: dict[str, Any]) -> Decision:
+    """Take the first free slot; on a lost race retry the next one inside a SAVEPOINT."""
+    quota = quota_value(project, record, stage)
+    for _attempt in range(quota + 2):
+        taken = set(session.scalars(sa.select(Decision.slot).where(
+            Decision.record_id == record.id, Decision.stage == stage)))
+        free = [slot for slot in range(1, quota + 1) if slot not in taken]
+        if not free:
+            raise ConflictError("this record already has all its decisions")
+        decision = Decision(project_id=project.id, record_id=record.id, stage=stage,
+                            reviewer_id=reviewer_id, slot=free[0], **values)
+        try:
+            with session.begin_nested():
+                session.add(decision)
+        except IntegrityError:
+            # Another reviewer took the slot, or this reviewer's other request got in first.
+            own = _own_decision(session, record.id, stage, reviewer_id)
+            if own is not None:
+                return _revise(session, own, **values)
+            continue
+        log_event(session, action="decision.create", object_type="decision",
+                  object_id=decision.id, project_id=project.id, user_id=reviewer_id,
+                  after=snapshot(decision))
+        return decision
+    raise ConflictError("this record already has all its decisions")
+
+
+def _queue_retrain(session: Session, project_id: int) -> None:
+    # New labels feed the ranking; one retrain after a burst (debounced) when it is installed.
+    if "retrain" in jobs.HANDLERS:
+        jobs.enqueue(session, kind="retrain", project_id=project_id, delay_s=RETRAIN_DELAY_S,
+                     debounce=True)

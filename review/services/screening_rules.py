@@ -1,0 +1,98 @@
+"""The SQL building blocks of screening: quotas, eligibility, and passing title/abstract.
+
+Every rule about which record still needs a decision is one SQL expression here, so the next
+record, the progress counts and the full-text gate agree and run as indexed queries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from review.errors import ValidationError
+from review.models import Decision, Project, Record, Resolution
+
+TITLE_ABSTRACT = "title_abstract"
+FULL_TEXT = "full_text"
+STAGES = (TITLE_ABSTRACT, FULL_TEXT)
+STAGE_NAMES = {TITLE_ABSTRACT: "Title/abstract", FULL_TEXT: "Full text"}
+
+
+def check_stage(stage: str) -> str:
+    """The stage if it is known, else a ValidationError naming the choices."""
+    if stage not in STAGES:
+        raise ValidationError(f"stage must be one of {', '.join(STAGES)}", field="stage")
+    return stage
+
+
+def quota_of(project: Project, stage: str) -> Any:
+    """SQL: the decisions a record needs at ``stage`` (its drawn quota, else the project's)."""
+    if stage == TITLE_ABSTRACT:
+        return sa.func.coalesce(Record.quota_ta, project.reviewers_ta)
+    return sa.func.coalesce(Record.quota_ft, project.reviewers_ft)
+
+
+def quota_value(project: Project, record: Record, stage: str) -> int:
+    """The decisions ``record`` needs at ``stage``, in Python."""
+    if stage == TITLE_ABSTRACT:
+        return record.quota_ta or project.reviewers_ta
+    return record.quota_ft or project.reviewers_ft
+
+
+def decision_count(stage: str) -> Any:
+    """SQL: how many decisions the outer record has at ``stage`` (correlated)."""
+    return (sa.select(sa.func.count(Decision.id))
+            .where(Decision.record_id == Record.id, Decision.stage == stage)
+            .correlate(Record).scalar_subquery())
+
+
+def decided_by(reviewer_id: int, stage: str) -> Any:
+    """SQL: the reviewer has decided the outer record at ``stage``."""
+    return (sa.select(Decision.id)
+            .where(Decision.record_id == Record.id, Decision.stage == stage,
+                   Decision.reviewer_id == reviewer_id)
+            .correlate(Record).exists())
+
+
+def passed_title_abstract(project: Project) -> Any:
+    """SQL: the outer record goes on to full text.
+
+    Either a lead resolved it as 'include', or (unresolved) it has all its title/abstract
+    decisions and none of them excludes ('maybe' counts as include).
+    """
+    resolution = (sa.select(Resolution.label)
+                  .where(Resolution.record_id == Record.id,
+                         Resolution.stage == TITLE_ABSTRACT)
+                  .correlate(Record).scalar_subquery())
+    any_exclude = (sa.select(Decision.id)
+                   .where(Decision.record_id == Record.id, Decision.stage == TITLE_ABSTRACT,
+                          Decision.label == "exclude")
+                   .correlate(Record).exists())
+    agreed = sa.and_(
+        decision_count(TITLE_ABSTRACT) >= quota_of(project, TITLE_ABSTRACT), ~any_exclude)
+    return sa.or_(resolution == "include", sa.and_(resolution.is_(None), agreed))
+
+
+def in_stage(project: Project, stage: str) -> list[Any]:
+    """SQL conditions: the record is screened at ``stage`` at all.
+
+    Kept records only (not merged duplicates, not auto-excluded by a stopping rule); at full
+    text, only those that passed title/abstract.
+    """
+    conditions = [Record.project_id == project.id, Record.canonical_id.is_(None),
+                  Record.auto_excluded_by_id.is_(None)]
+    if stage == FULL_TEXT:
+        conditions.append(passed_title_abstract(project))
+    return conditions
+
+
+def needs_decision(project: Project, stage: str) -> Any:
+    """SQL: the record has fewer decisions than its quota at ``stage``."""
+    return decision_count(stage) < quota_of(project, stage)
+
+
+def queue_conditions(project: Project, reviewer_id: int, stage: str) -> list[Any]:
+    """SQL conditions: the record is in the reviewer's queue at ``stage``."""
+    return [*in_stage(project, stage), needs_decision(project, stage),
+            ~decided_by(reviewer_id, stage)]

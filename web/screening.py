@@ -1,0 +1,154 @@
+"""The screening page: one record at a time, keyboard-driven, htmx with a no-JavaScript path."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    request,
+    send_file,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_htmx import make_response as htmx_response
+from flask_login import current_user, login_required
+
+from review.errors import ConflictError, ValidationError
+from review.models import Record
+from review.services import screening as service
+from review.services.projects import LEAD, READ, SCREEN
+from review.services.screening_rules import STAGES, TITLE_ABSTRACT
+from web.auth import project_for
+from web.db import get_session
+from web.extensions import htmx
+from web.screening_render import render_mine, render_screen
+
+bp = Blueprint("screening", __name__, url_prefix="/projects/<int:project_id>/screening")
+SHA_RE = re.compile(r"[0-9a-f]{64}")
+
+
+@bp.before_request
+@login_required
+def _signed_in() -> None:
+    """Every page here needs a signed-in user."""
+
+
+def _stage(source: dict | None = None) -> str:
+    stage = (source or request.values).get("stage", TITLE_ABSTRACT)
+    return stage if stage in STAGES else TITLE_ABSTRACT
+
+
+def _int(name: str) -> int | None:
+    value = request.values.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
+@bp.get("/")
+def screen(project_id: int) -> ResponseReturnValue:
+    """The next record to screen (or the one asked for, if it is still in my queue)."""
+    project = project_for(project_id, SCREEN)
+    return render_screen(project, _stage(), record_id=_int("record"),
+                         query=request.args.get("q", ""))
+
+
+@bp.post("/decide")
+def decide(project_id: int) -> ResponseReturnValue:
+    """Record a decision; htmx gets the next record, plain forms a 303 back to the page."""
+    project = project_for(project_id, SCREEN)
+    session, stage, record_id = get_session(), _stage(), _int("record_id")
+    try:
+        decision = service.record_decision(
+            session, project_id=project_id, record_id=record_id or 0, reviewer_id=current_user.id,
+            stage=stage, label=request.form.get("label", ""), reason_id=_int("reason_id"),
+            note=request.form.get("note"))
+    except ValidationError as exc:
+        session.rollback()
+        return render_screen(project, stage, record_id=record_id, error=exc.message,
+                             form=request.form, status=422)
+    except ConflictError as exc:
+        session.rollback()
+        return render_screen(project, stage, notice=f"Not saved: {exc}.",
+                             status=200 if htmx else 409)
+    session.commit()
+    saved = f"Saved: {decision.label} (record {decision.record_id})."
+    if htmx:
+        return render_screen(project, stage, notice=saved)
+    flash(saved, "success")
+    return redirect(url_for(".screen", project_id=project_id, stage=stage), 303)
+
+
+@bp.post("/undo")
+def undo(project_id: int) -> ResponseReturnValue:
+    """Take back my last decision at this stage and show that record again."""
+    project = project_for(project_id, SCREEN)
+    session, stage = get_session(), _stage()
+    record_id = service.undo_last(session, project_id=project_id, reviewer_id=current_user.id,
+                                  stage=stage)
+    session.commit()
+    notice = "Last decision undone." if record_id else "Nothing to undo."
+    if htmx:
+        return render_screen(project, stage, record_id=record_id, notice=notice)
+    flash(notice, "info")
+    return redirect(url_for(".screen", project_id=project_id, stage=stage, record=record_id), 303)
+
+
+@bp.route("/mine", methods=["GET", "POST"])
+def mine(project_id: int) -> ResponseReturnValue:
+    """My decisions: search them and revise one (every change goes to the audit log)."""
+    project = project_for(project_id, SCREEN)
+    session, stage = get_session(), _stage()
+    query, page = request.values.get("q", ""), _int("page") or 1
+    if request.method == "POST":
+        try:
+            service.record_decision(
+                session, project_id=project_id, record_id=_int("record_id") or 0,
+                reviewer_id=current_user.id, stage=stage, label=request.form.get("label", ""),
+                reason_id=_int("reason_id"), note=request.form.get("note"))
+        except (ValidationError, ConflictError) as exc:
+            session.rollback()
+            return render_mine(project, stage, query, page, error=str(exc), status=422)
+        session.commit()
+        target = url_for(".mine", project_id=project_id, stage=stage, q=query, page=page)
+        flash("Decision revised.", "success")
+        return htmx_response(redirect=target) if htmx else redirect(target, 303)
+    return render_mine(project, stage, query, page)
+
+
+@bp.post("/quota")
+def draw_quota(project_id: int) -> ResponseReturnValue:
+    """Leads draw which records get several reviewers when the quota is mixed."""
+    project_for(project_id, LEAD)
+    session, stage = get_session(), _stage()
+    seed = _int("seed")
+    seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    quotas = service.apply_quota(session, project_id=project_id, stage=stage, seed=seed,
+                                 user_id=current_user.id)
+    session.commit()
+    multi = sum(1 for q in quotas.values() if q > 1)
+    flash(f"Drawn with seed {seed}: {multi} of {len(quotas)} records get several reviewers.",
+          "success")
+    return redirect(url_for(".screen", project_id=project_id, stage=stage), 303)
+
+
+@bp.get("/records/<int:record_id>/pdf")
+def pdf(project_id: int, record_id: int) -> Response:
+    """The record's attached PDF, shown in the page at full text."""
+    project_for(project_id, READ)
+    record = get_session().get(Record, record_id)
+    if record is None or record.project_id != project_id or not record.pdf_sha256:
+        abort(404)
+    if not SHA_RE.fullmatch(record.pdf_sha256):
+        abort(404)
+    path = Path(current_app.instance_path) / "pdfs" / f"{record.pdf_sha256}.pdf"
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="application/pdf",
+                     download_name=record.pdf_filename or f"record-{record_id}.pdf")

@@ -1,0 +1,91 @@
+"""Rendering of the screening pages: one URL, two renders (htmx fragment or full page)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import make_response, render_template
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from review.models import Project, Record
+from review.services import screening as service
+from review.services.projects import active_reasons, role_in
+from review.services.screening_rules import FULL_TEXT, STAGE_NAMES
+from screening.assignment import Segment, compile_terms, count_hits, highlight
+from web.db import get_session
+from web.extensions import htmx
+
+
+def _fragment_wanted() -> bool:
+    return bool(htmx) and not htmx.history_restore_request
+
+
+def _respond(page: str, fragments: list[tuple[str, dict[str, Any]]], context: dict[str, Any],
+             status: int) -> ResponseReturnValue:
+    if _fragment_wanted():
+        body = "".join(render_template(name, **context, **extra) for name, extra in fragments)
+    else:
+        body = render_template(page, **context)
+    response = make_response(body, status)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def marks(project: Project, record: Record | None, stage: str, query: str
+          ) -> dict[str, list[Segment] | int]:
+    """The record's texts split into plain and highlighted runs (escaped by the template)."""
+    if record is None:
+        return {}
+    groups = {"inc": project.include_terms or [], "exc": project.exclude_terms or []}
+    pattern = compile_terms(groups)
+    out: dict[str, list[Segment] | int] = {
+        "title": highlight(record.title, groups, pattern),
+        "abstract": highlight(record.abstract, groups, pattern),
+    }
+    if stage == FULL_TEXT and record.full_text:
+        text_groups = {"hit": [query] if query.strip() else [], **groups}
+        segments = highlight(record.full_text, text_groups)
+        out["full_text"] = segments
+        out["hits"] = count_hits(segments, "hit")
+    return out
+
+
+def render_screen(
+    project: Project, stage: str, *, record_id: int | None = None, query: str = "",
+    error: str | None = None, notice: str | None = None, form: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    """The screening page, or for htmx the record fragment plus the progress out of band."""
+    session, uid = get_session(), current_user.id
+    record = None
+    if record_id:
+        record = service.screenable_record(session, project_id=project.id, reviewer_id=uid,
+                                           stage=stage, record_id=record_id)
+    if record is None:
+        record = service.next_record(session, project_id=project.id, reviewer_id=uid,
+                                     stage=stage)
+    context = {
+        "project": project, "stage": stage, "stage_names": STAGE_NAMES, "record": record,
+        "progress": service.progress(session, project_id=project.id, reviewer_id=uid,
+                                     stage=stage),
+        "reasons": active_reasons(session, project_id=project.id),
+        "role": role_in(session, project_id=project.id, user_id=uid),
+        "marks": marks(project, record, stage, query), "query": query, "error": error,
+        "notice": notice, "form": form or {},
+    }
+    fragments = [("screening/_record.html", {}), ("screening/_progress.html", {"oob": True})]
+    return _respond("screening/page.html", fragments, context, status)
+
+
+def render_mine(project: Project, stage: str, query: str, page: int, *,
+                error: str | None = None, status: int = 200) -> ResponseReturnValue:
+    """My decisions, or for htmx (search as you type) just the list."""
+    session = get_session()
+    result = service.my_decisions(session, project_id=project.id, reviewer_id=current_user.id,
+                                  stage=stage, query=query, page=page)
+    context = {"project": project, "stage": stage, "stage_names": STAGE_NAMES,
+               "result": result, "reasons": active_reasons(session, project_id=project.id),
+               "error": error}
+    return _respond("screening/mine.html", [("screening/_mine_list.html", {})], context, status)

@@ -1,0 +1,46 @@
+// Screening keys: i include, e exclude, m maybe, 1-9 pick an exclusion reason, u undo, ? help.
+// Keys are ignored while typing in a field, and while a decision is still being sent.
+(function () {
+  "use strict";
+  var LABELS = { i: "include", e: "exclude", m: "maybe" };
+
+  function typing(target) {
+    return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  }
+
+  function submit(form, button) {
+    if (!form || form.classList.contains("htmx-request") || form.dataset.sent) return;
+    form.dataset.sent = "1";  // one decision per record, even if a key is held down
+    if (form.requestSubmit) form.requestSubmit(button || undefined); else form.submit();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (typing(event.target)) {
+      if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    var form = document.getElementById("decide-form");
+    var key = event.key;
+    if (key === "?") {
+      var help = document.getElementById("key-help");
+      if (help) help.classList.toggle("shown");
+    } else if (LABELS[key] && form) {
+      submit(form, form.querySelector('button[value="' + LABELS[key] + '"]'));
+    } else if (/^[1-9]$/.test(key) && form) {
+      var select = form.querySelector("select[name=reason_id]");
+      if (select && select.options.length > Number(key)) select.selectedIndex = Number(key);
+    } else if (key === "u") {
+      submit(document.getElementById("undo-form"));
+    } else {
+      return;
+    }
+    event.preventDefault();
+  });
+
+  // A 422 answer (missing reason) re-renders the same record: its form may be sent again.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (form && form.dataset) delete form.dataset.sent;
+  });
+})();
