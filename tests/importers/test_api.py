@@ -259,3 +259,45 @@ def test_formats_tuple() -> None:
     for name in ("ris", "bibtex", "medline", "pubmed_xml", "endnote_xml", "endnote_tagged",
                  "wos", "wos_tab", "csv", "csljson", "jsonl"):
         assert name in importers.FORMATS
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (  # Rayyan CSV export
+            "key,title,authors,journal,issn,volume,issue,pages,year,publisher,url,abstract,"
+            "notes,doi,keywords",
+            {"key": "source_id", "journal": "journal", "notes": None, "pages": "pages"},
+        ),
+        (  # Covidence CSV export
+            "Title,Authors,Abstract,Published Year,Published Month,Journal,Volume,Issue,Pages,"
+            "Accession Number,DOI,Ref,Covidence #,Study,Notes,Tags",
+            {"Published Year": "year", "Covidence #": "source_id", "Ref": None,
+             "Tags": "keywords", "Journal": "journal"},
+        ),
+        (  # EPPI-Reviewer tabular export
+            "ItemId,Title,ParentTitle,ShortTitle,Year,StandardNumber,Publisher,Volume,Pages,"
+            "Issue,URL,Abstract,TypeName,Authors,DOI,Keywords",
+            {"ItemId": "source_id", "ParentTitle": "journal", "StandardNumber": "issn",
+             "TypeName": "publication_type", "ShortTitle": None},
+        ),
+        (  # ASReview LAB export
+            "record_id,title,abstract,authors,doi,keywords,included",
+            {"record_id": "source_id", "included": None},
+        ),
+        (  # Web of Science Excel/CSV with full column names
+            "Publication Type,Authors,Author Full Names,Article Title,Source Title,Language,"
+            "Document Type,Author Keywords,Keywords Plus,Abstract,Publication Year,Volume,"
+            "Issue,Start Page,End Page,DOI,Pubmed Id,UT (Unique WOS ID)",
+            {"Article Title": "title", "Source Title": "journal", "Start Page": "start_page",
+             "Keywords Plus": "keywords", "Pubmed Id": "pmid",
+             "UT (Unique WOS ID)": "source_id"},
+        ),
+    ],
+)
+def test_column_names_of_review_tools(header: str, expected: dict[str, str | None]) -> None:
+    from importers.columns import guess_mapping
+
+    mapping = guess_mapping(header.split(","))
+    for column, target in expected.items():
+        assert mapping.get(column) == target, column
