@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from flask import Blueprint
 
-AREAS: tuple[str, ...] = ("dedup", "ranking")
+AREAS: tuple[str, ...] = ("screening", "dedup", "ranking")
 
 
 def blueprints() -> Iterator[Blueprint]:
