@@ -1,0 +1,125 @@
+"""The project's feature matrix: built once, cached in the database and in the worker's memory.
+
+The features (TF-IDF of title, abstract, keywords and journal) are the slow part of ranking; a
+retrain reuses them until the project's records change. The fingerprint that decides it hashes
+the record ids and their text fields as read from the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from review.db import utcnow
+from review.models import FeatureSet, Record
+from screening.ranking import FEATURES_VERSION, Features
+
+#: title, abstract, keywords (JSON text), journal of one record, as read from the database.
+RecordFields = tuple[str | None, str | None, str | None, str | None]
+
+# The last features built or loaded per project, so a long-lived worker skips even unpickling.
+_MEMORY: OrderedDict[int, tuple[str, Features]] = OrderedDict()
+_MEMORY_LOCK = threading.Lock()
+_MEMORY_SIZE = 2
+
+
+def clear_memory_cache() -> None:
+    """Forget the in-process features (tests and the benchmark measure the stored cache)."""
+    with _MEMORY_LOCK:
+        _MEMORY.clear()
+
+
+def canonical_fields(session: Session, project_id: int) -> tuple[list[int], list[RecordFields]]:
+    """Ids and text fields of the project's kept (non-duplicate) records, in id order."""
+    rows = session.execute(
+        sa.select(Record.id, Record.title, Record.abstract,
+                  sa.cast(Record.keywords, sa.Text), Record.journal)
+        .where(Record.project_id == project_id, Record.canonical_id.is_(None))
+        .order_by(Record.id)
+    ).all()
+    return [r[0] for r in rows], [(r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def record_texts(fields: Sequence[RecordFields]) -> list[str]:
+    """The text of each record the features are built from (title, abstract, keywords, journal).
+
+    The same text as screening.ranking.record_text, joined with str.split instead of its
+    regular expression, which is 4x faster on 10,000 abstracts.
+    """
+    out = []
+    for title, abstract, keywords, journal in fields:
+        kw = " ".join(_keyword_list(keywords))
+        out.append(" ".join(" ".join(p for p in (title, abstract, kw, journal) if p).split()))
+    return out
+
+
+def _keyword_list(raw: str | None) -> list[str]:
+    # keywords are read as JSON text and parsed only where present (most records have none)
+    if not raw or raw in ("[]", "null"):
+        return []
+    value = json.loads(raw)
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def fingerprint(record_ids: Sequence[int], fields: Sequence[RecordFields]) -> str:
+    """Hash of the record ids and their text fields (and the feature recipe's version).
+
+    There is no per-record change marker in the schema, so the text itself is the marker: any
+    import, merge of duplicates or edit of a title, abstract, keywords or journal changes it.
+    """
+    h = hashlib.blake2b(digest_size=20)
+    h.update(FEATURES_VERSION.encode())
+    for rid, values in zip(record_ids, fields, strict=True):
+        h.update(f"\x1e{rid}".encode())
+        for value in values:
+            h.update(b"\x1f" + (value or "").encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def cached_features(session: Session, project_id: int, fp: str) -> tuple[Features | None, str]:
+    """The project's features for this fingerprint and where they came from.
+
+    Returns:
+        (features, "memory" | "stored"), or (None, "built") when they must be built.
+    """
+    with _MEMORY_LOCK:
+        hit = _MEMORY.get(project_id)
+        if hit is not None and hit[0] == fp:
+            _MEMORY.move_to_end(project_id)
+            return hit[1], "memory"
+    stored = session.scalar(sa.select(FeatureSet.data).where(
+        FeatureSet.project_id == project_id, FeatureSet.fingerprint == fp))
+    if stored is None:
+        return None, "built"
+    feats = pickle.loads(stored)  # written by this module only (never user input)
+    if not isinstance(feats, Features) or feats.version != FEATURES_VERSION:
+        return None, "built"
+    remember(project_id, fp, feats)
+    return feats, "stored"
+
+
+def remember(project_id: int, fp: str, feats: Features) -> None:
+    """Keep the features in this process (the last two projects)."""
+    with _MEMORY_LOCK:
+        _MEMORY[project_id] = (fp, feats)
+        _MEMORY.move_to_end(project_id)
+        while len(_MEMORY) > _MEMORY_SIZE:
+            _MEMORY.popitem(last=False)
+
+
+def store_features(session: Session, project_id: int, fp: str, feats: Features) -> None:
+    """Write the features to feature_sets (one pickled row per project, replaced)."""
+    data = pickle.dumps(feats, protocol=pickle.HIGHEST_PROTOCOL)
+    row = session.get(FeatureSet, project_id)
+    if row is None:
+        session.add(FeatureSet(project_id=project_id, fingerprint=fp, data=data))
+    else:
+        row.fingerprint, row.data, row.created_at = fp, data, utcnow()
+    session.flush()
