@@ -29,6 +29,7 @@ from review.services.ranking_features import (
     RecordFields,
     cached_features,
     canonical_fields,
+    clear_memory_cache,
     fingerprint,
     record_texts,
     remember,
@@ -44,6 +45,13 @@ from screening.ranking import (
     rank,
     training_labels,
 )
+
+__all__ = [
+    "PROTOCOL_MODEL", "STAGE", "RankingInputs", "RankingResult", "RankingStatus",
+    "calibration_order", "clear_memory_cache", "compute_ranking", "latest_run", "load_inputs",
+    "project_labels", "rank_demo", "ranking_status", "request_retrain", "retrain",
+    "retrain_job", "store_ranking",
+]
 
 STAGE = "title_abstract"
 #: A burst of decisions gives one retrain this long after the last of them ...
