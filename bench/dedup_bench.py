@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -98,10 +99,11 @@ def run_one(n: int, new_share: float) -> dict[str, float]:
     new_ids = None
     if new_share:
         new_ids = {r.id for r in records[int(n * (1 - new_share)):]}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = find_duplicates(records, new_ids=new_ids)
-    seconds = time.perf_counter() - start
-    out = {"n": n, "seconds": seconds, "candidate_pairs": result.stats["candidate_pairs"],
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    out = {"n": n, "seconds": seconds, "cpu_seconds": cpu, "load": os.getloadavg()[0],
+           "candidate_pairs": result.stats["candidate_pairs"],
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
            "rss_after_data_mb": rss_data,
            **{k: v for k, v in result.stats.items() if k.startswith("seconds_")}}
@@ -113,10 +115,10 @@ def run_one(n: int, new_share: float) -> dict[str, float]:
 
 
 def run_speed() -> None:
-    print("\n| records | mode | candidate pairs | seconds (normalise/block/compare/decide/group)"
-          " | peak RSS MB (data alone) | auto recall | recall with queue | false merged |"
-          " review items |")
-    print("|---:|---|---:|---|---:|---:|---:|---:|---:|")
+    print("\n| records | mode | candidate pairs | wall s (normalise/block/compare/decide/group)"
+          " | CPU s | load avg | peak RSS MB (data alone) | auto recall | recall with queue |"
+          " false merged | review items |")
+    print("|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for n, share in ((10_000, 0.0), (50_000, 0.0), (100_000, 0.0), (100_000, 0.1)):
         proc = subprocess.run([sys.executable, __file__, "--one", str(n), str(share)],
                               capture_output=True, text=True, check=True)
@@ -125,6 +127,7 @@ def run_speed() -> None:
                           ("normalise", "blocking", "compare", "decide", "group"))
         mode = "full" if not share else f"incremental ({share:.0%} new)"
         print(f"| {n:,} | {mode} | {r['candidate_pairs']:,.0f} | {r['seconds']:.1f} ({phases}) |"
+              f" {r['cpu_seconds']:.1f} | {r['load']:.1f} |"
               f" {r['peak_rss_mb']:.0f} ({r['rss_after_data_mb']:.0f}) |"
               f" {r.get('auto_recall', float('nan')):.4f} |"
               f" {r.get('queue_recall', float('nan')):.4f} | {r.get('false_merged', '-')} |"
