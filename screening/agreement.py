@@ -18,9 +18,12 @@ from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import permutations
+from typing import TypeVar
 
 BINARY = ("include", "exclude")
 LABELS = ("include", "exclude", "maybe")
+Item = TypeVar("Item", bound=Hashable)
+Rater = TypeVar("Rater", bound=Hashable)
 NO_SHARED = "no records decided by both"
 ONE_CATEGORY = "every decision in one category: chance agreement is total"
 
@@ -141,7 +144,7 @@ def gwet_ac1_table(table: Sequence[Sequence[int]]) -> Statistic:
 
 
 def pair_agreement(
-    a: Mapping[Hashable, str], b: Mapping[Hashable, str], categories: Sequence[str] = BINARY
+    a: Mapping[Item, str], b: Mapping[Item, str], categories: Sequence[str] = BINARY
 ) -> PairAgreement:
     """Agreement of raters A and B over the items both rated.
 
@@ -231,7 +234,7 @@ def krippendorff_alpha(units: Iterable[Sequence[str]]) -> Statistic:
 
 
 def multi_agreement(
-    ratings: Mapping[Hashable, Mapping[Hashable, str]], categories: Sequence[str] = BINARY
+    ratings: Mapping[Item, Mapping[Rater, str]], categories: Sequence[str] = BINARY
 ) -> MultiAgreement:
     """Agreement of every rater together: percent (pairwise), Gwet's AC1, Krippendorff's alpha.
 
