@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.resources import files
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,6 +13,7 @@ from sqlalchemy.orm import Session
 from review.models import Project, User
 from review.services import projects as project_service
 from review.services import users as user_service
+from review.services.imports import import_file
 
 DEMO_TITLE = "Nudges for healthcare professionals (demo)"
 DEMO_PASSWORD = "sieve-demo"
@@ -82,4 +85,16 @@ def demo_steps() -> list[Callable[[Session, Project, dict[str, User]], None]]:
     Each area (import, dedup, ranking, screening) adds its step here:
     ``step(session, project, users_by_email)``.
     """
-    return []
+    return [_import_demo_records]
+
+
+DEMO_SOURCE = "PubMed (demo)"
+
+
+def _import_demo_records(session: Session, project: Project, users: dict[str, User]) -> None:
+    """The bundled nagtegaal_2019 records (CC0), imported like an uploaded CSV."""
+    data = gzip.decompress(files("review.demo_data").joinpath("nagtegaal_2019.csv.gz")
+                           .read_bytes())
+    import_file(session, project_id=project.id, user_id=users[DEMO_ACCOUNTS[0][0]].id,
+                source_name=DEMO_SOURCE, source_kind="database", filename="nagtegaal_2019.csv",
+                data=data)

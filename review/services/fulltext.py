@@ -225,6 +225,12 @@ def record_pdf(
     return path, record.pdf_filename or f"{record.pdf_sha256}.pdf"
 
 
+def get_record(session: Session, *, project_id: int, user_id: int, record_id: int) -> Record:
+    """One record of the project, for members (its full-text page)."""
+    require_project(session, project_id=project_id, user_id=user_id, roles=READ)
+    return _record(session, project_id, record_id)
+
+
 def search_records(
     session: Session, *, project_id: int, user_id: int, query: str, limit: int = 20
 ) -> list[Record]:
