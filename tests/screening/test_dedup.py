@@ -223,3 +223,15 @@ def test_titles_in_two_languages_with_one_doi_go_to_review() -> None:
                      "Bezahlung in der Wohnungslosenhilfe", abstract=None)
     result = find_duplicates([PAPER, german])
     assert pair_of(result, "p1", "de").decision == "review"
+
+
+def test_garbage_locators_do_not_block_a_merge() -> None:
+    messy = replace(PAPER, id="messy", volume="1)", issue="20134567", pages="Suppl-29", doi=None)
+    result = find_duplicates([PAPER, messy])
+    assert result.groups == [["messy", "p1"]]
+
+
+def test_empty_and_bare_inputs() -> None:
+    assert find_duplicates([]).pairs == [] and dedup_rows([]) == []
+    bare = find_duplicates([DedupRecord(id="a"), DedupRecord(id="b")])
+    assert bare.pairs == [] and bare.groups == []
