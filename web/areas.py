@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from flask import Blueprint
 
-AREAS: tuple[str, ...] = ("screening", "dedup", "ranking", "conflicts")
+AREAS: tuple[str, ...] = ("imports", "screening", "dedup", "ranking", "conflicts")
 
 
 def blueprints() -> Iterator[Blueprint]:

@@ -25,6 +25,7 @@ from review.models import SOURCE_KINDS, ImportBatch, Record, Source, User
 from review.services.audit import log_event
 from review.services.projects import READ, SCREEN, require_project
 
+FORMAT_CHOICES = ("auto", *importers.FORMATS)
 Progress = Callable[[int, int], None]
 CHUNK = 5000  # rows per INSERT executemany: large enough to be fast, small enough for memory
 PREVIEW_RECORDS = 5
