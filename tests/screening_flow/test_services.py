@@ -228,3 +228,24 @@ def test_apply_quota_draws_a_share_and_records_it(session, team):
         decide(session, team, team.ben, single)
     with pytest.raises(PermissionDenied):
         s.apply_quota(session, project_id=team.pid, stage=TA, seed=1, user_id=team.ada.id)
+
+
+def test_a_lost_race_for_a_slot_retries_the_next_one_in_a_savepoint(session, team, monkeypatch):
+    rec = team.records[0]
+    decide(session, team, team.ada, rec)
+    session.commit()
+    # Ben's view of the taken slots is stale (as when Ada commits just after Ben looked):
+    # slot 1 fails on the unique constraint and the retry takes slot 2 in the same transaction.
+    real, calls = session.scalars, []
+
+    def stale_first(stmt, *args, **kwargs):
+        calls.append(1)
+        return iter(()) if len(calls) == 1 else real(stmt, *args, **kwargs)
+
+    monkeypatch.setattr(session, "scalars", stale_first)
+    d = decide(session, team, team.ben, rec)
+    monkeypatch.undo()
+    session.commit()
+    assert d.slot == 2 and len(calls) == 2
+    assert sorted(session.scalars(sa.select(Decision.slot).where(
+        Decision.record_id == rec.id))) == [1, 2]
