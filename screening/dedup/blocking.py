@@ -8,6 +8,7 @@ candidate pairs grows about linearly with the number of records; the DOI key is 
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import combinations
@@ -36,10 +37,11 @@ def record_keys(norm: Norm, rare: Sequence[str]) -> Iterable[str]:
 
 
 def rarest_words(norms: Sequence[Norm]) -> list[list[str]]:
-    """For each title, its words of 4+ letters ordered from rarest to commonest in this set."""
+    """For each title, its two rarest words of 4+ letters in this set (rarest first)."""
     words = [sorted({w for w in n.title.split() if len(w) >= 4}) for n in norms]
     freq = Counter(w for ws in words for w in ws)
-    return [sorted(ws, key=lambda w: (freq[w], w)) for ws in words]
+    # Ties keep alphabetical order (the lists are sorted), so the keys are deterministic.
+    return [heapq.nsmallest(2, ws, key=freq.__getitem__) for ws in words]
 
 
 def candidate_pairs(
