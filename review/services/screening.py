@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from review import jobs
 from review.db import utcnow
 from review.errors import ConflictError, NotFound, ValidationError
 from review.models import LABELS, Decision, ExclusionReason, Project, Record, Resolution
 from review.services.audit import log_event
 from review.services.projects import SCREEN, require_project
+from review.services.ranking import request_retrain
 from review.services.screening_quota import apply_quota
 from review.services.screening_rules import (
     FULL_TEXT,
@@ -46,7 +46,6 @@ __all__ = [
 ]
 
 NOTE_MAX = 5000
-RETRAIN_DELAY_S = 20.0
 
 
 def next_record(
@@ -105,7 +104,7 @@ def record_decision(
     _check_open(session, project, record, stage)
     decision = _insert(session, project, record, stage, reviewer_id,
                        {"label": label, "reason_id": reason_id, "note": note})
-    _queue_retrain(session, project_id)
+    request_retrain(session, project_id=project_id, stage=stage)
     return decision
 
 
@@ -237,10 +236,3 @@ def _insert(session: Session, project: Project, record: Record, stage: str, revi
                   after=snapshot(decision))
         return decision
     raise ConflictError("this record already has all its decisions")
-
-
-def _queue_retrain(session: Session, project_id: int) -> None:
-    # New labels feed the ranking; one retrain after a burst (debounced) when it is installed.
-    if "retrain" in jobs.HANDLERS:
-        jobs.enqueue(session, kind="retrain", project_id=project_id, delay_s=RETRAIN_DELAY_S,
-                     debounce=True)

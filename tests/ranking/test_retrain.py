@@ -188,3 +188,21 @@ def test_a_failed_retrain_is_reported(app, session) -> None:
     assert status.failed and "no-such-model" in status.failed
     assert session.scalar(sa.select(sa.func.count()).select_from(ModelRun)) == 0
     assert session.scalar(sa.select(Job.status)) == "failed"
+
+
+def test_a_decision_queues_one_retrain_and_the_job_ranks(app, session) -> None:
+    from review.services.screening import record_decision
+
+    project, lead, reviewer, records = setup_project(session)
+    for rec, label in ((records[0], "include"), (records[-1], "exclude")):
+        record_decision(session, project_id=project.id, record_id=rec.id, reviewer_id=lead.id,
+                        stage="title_abstract", label=label)
+    session.commit()
+    jobs = list(session.scalars(sa.select(Job).where(Job.kind == "retrain")))
+    assert len(jobs) == 1 and jobs[0].status == "queued"
+    jobs[0].run_after = utcnow()  # due now instead of after the debounce delay
+    session.commit()
+    assert run_pending(app.extensions["sieve_sessionmaker"]) == 1
+    session.commit()
+    run = ranking.latest_run(session, project_id=project.id)
+    assert run is not None and run.model_name == DEFAULT_RANKER and run.n_labels == 2
