@@ -236,6 +236,12 @@ def request_run(session: Session, *, project_id: int, lead_id: int) -> Job:
     return job
 
 
+def demo_step(session: Session, project: Project, users: dict[str, Any]) -> None:
+    """The demo's deduplication: the whole project, run as its lead (after the import step)."""
+    lead = next((u for email, u in users.items() if email.startswith("lead")), None)
+    dedup_new_records(session, project_id=project.id, user_id=lead.id if lead else None)
+
+
 def _candidate(session: Session, project_id: int, candidate_id: int) -> DuplicateCandidate:
     cand = session.get(DuplicateCandidate, candidate_id)
     if cand is None or cand.project_id != project_id:
@@ -408,5 +414,5 @@ def _score_pair(a: DedupRecord, b: DedupRecord) -> tuple[float, list[dict[str, A
                           "note": "the engine found too little in common to propose this pair"}]
 
 
-__all__ = ["DedupSummary", "bulk_accept", "decide_pair", "dedup_new_records",
+__all__ = ["DedupSummary", "bulk_accept", "decide_pair", "dedup_new_records", "demo_step",
            "flag_duplicate", "records_since_last_run", "request_run", "run_dedup_job", "undo"]

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from review.models import Project, User
 from review.services import projects as project_service
 from review.services import users as user_service
+from review.services.dedup import demo_step as dedup_demo_step
 from review.services.imports import import_file
 
 DEMO_TITLE = "Nudges for healthcare professionals (demo)"
@@ -85,7 +86,7 @@ def demo_steps() -> list[Callable[[Session, Project, dict[str, User]], None]]:
     Each area (import, dedup, ranking, screening) adds its step here:
     ``step(session, project, users_by_email)``.
     """
-    return [_import_demo_records]
+    return [_import_demo_records, dedup_demo_step]
 
 
 DEMO_SOURCE = "PubMed (demo)"
