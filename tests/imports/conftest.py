@@ -33,7 +33,7 @@ def team(session: Session) -> Team:
 
 def stored(session: Session, project_id: int) -> dict[str, int]:
     """How many records, batches, sources and import audit events the project has."""
-    session.expire_all()
+    session.rollback()  # a fresh snapshot: see what other sessions committed
 
     def count(model: type, *where: sa.ColumnElement[bool]) -> int:
         return session.scalar(sa.select(sa.func.count()).select_from(model).where(*where)) or 0
