@@ -44,7 +44,7 @@ def status(project_id: int) -> ResponseReturnValue:
     """How fresh the ranking is: the fragment for htmx polling, else a page."""
     project = project_for(project_id, READ)
     session = get_session()
-    context = {"project": project, "status": ranking_service.ranking_status(
+    context = {"project": project, "ranking_status": ranking_service.ranking_status(
         session, project_id=project_id), "role": role_in(
         session, project_id=project_id, user_id=current_user.id)}
     if _fragment_wanted():

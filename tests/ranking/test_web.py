@@ -79,3 +79,14 @@ def test_stopping_page_is_for_leads_and_stop_then_undo(client, auth, session) ->
     session.commit()
     assert session.scalar(sa.select(sa.func.count()).select_from(Record).where(
         Record.auto_excluded_by_id.is_not(None))) == 0
+
+
+def test_screening_page_shows_the_freshness_fragment(client, auth, session) -> None:
+    project, lead, reviewer, _ = _project(session)
+    ranking.retrain(session, project_id=project.id)
+    session.commit()
+    auth.login(reviewer.email)
+    page = client.get(f"/projects/{project.id}/screening/").get_data(as_text=True)
+    assert 'id="ranking-freshness"' in page
+    assert f'hx-get="/projects/{project.id}/ranking/status"' in page
+    assert 'hx-trigger="load, every 15s"' in page
