@@ -15,6 +15,7 @@ from review.services import projects as project_service
 from review.services import users as user_service
 from review.services.dedup import demo_step as dedup_demo_step
 from review.services.imports import import_file
+from review.services.ranking import rank_demo
 
 DEMO_TITLE = "Nudges for healthcare professionals (demo)"
 DEMO_PASSWORD = "sieve-demo"
@@ -86,7 +87,7 @@ def demo_steps() -> list[Callable[[Session, Project, dict[str, User]], None]]:
     Each area (import, dedup, ranking, screening) adds its step here:
     ``step(session, project, users_by_email)``.
     """
-    return [_import_demo_records, dedup_demo_step]
+    return [_import_demo_records, dedup_demo_step, rank_demo]
 
 
 DEMO_SOURCE = "PubMed (demo)"
