@@ -55,12 +55,26 @@ def live_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Liv
     monkeypatch.setenv("SIEVE_INSTANCE", str(instance))
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-test", "JOBS_INLINE": True})
     server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="sieve-test")
-    thread = threading.Thread(target=server.run, daemon=True)
+    stopping = threading.Event()
+    thread = threading.Thread(target=_serve, args=(server, stopping), daemon=True)
     thread.start()
     yield LiveServer(url=f"http://127.0.0.1:{server.effective_port}", app=app, database_url=url)
-    server.close()
+    stopping.set()
+    server.task_dispatcher.shutdown()
+    # Closing every channel empties waitress's socket map, which ends its loop.
+    for channel in list(server._map.values()):
+        channel.close()
     thread.join(timeout=5)
     app.extensions["sieve_engine"].dispose()
+
+
+def _serve(server: Any, stopping: threading.Event) -> None:
+    try:
+        server.run()
+    except (OSError, ValueError):
+        # A select() already waiting on a socket closed by the teardown; nothing is lost.
+        if not stopping.is_set():
+            raise
 
 
 @pytest.fixture(scope="session")

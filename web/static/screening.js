@@ -11,7 +11,8 @@
   function submit(form, button) {
     if (!form || form.classList.contains("htmx-request") || form.dataset.sent) return;
     form.dataset.sent = "1";  // one decision per record, even if a key is held down
-    if (form.requestSubmit) form.requestSubmit(button || undefined); else form.submit();
+    // A click (not requestSubmit) so htmx sends the clicked button's name and value.
+    if (button) button.click(); else if (form.requestSubmit) form.requestSubmit(); else form.submit();
   }
 
   document.addEventListener("keydown", function (event) {
