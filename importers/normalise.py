@@ -202,10 +202,12 @@ def normalise_keywords(value: Any) -> list[str]:
     for item in items:
         if not item:
             continue
-        text = str(item)
+        text = item if isinstance(item, str) else str(item)
         words = _KW_SPLIT.split(text) if (";" in text or "\n" in text) else (text,)
         for word in words:
-            word = " ".join(word.split()).strip(",.")
+            if "  " in word or "\t" in word or not word.isascii():
+                word = " ".join(word.split())
+            word = word.strip(" ,.")
             key = word.lower()
             if word and key not in seen:
                 seen.add(key)

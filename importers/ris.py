@@ -36,6 +36,7 @@ FIELD_TAGS: dict[str, tuple[str, ...]] = {
     "publisher": ("PB", "PU"),
     "source_id": ("ID", "AN"),
 }
+_FIELD_ITEMS = tuple(FIELD_TAGS.items())
 _TYPE_CODES = {
     "article": "JOUR", "book": "BOOK", "chapter": "CHAP", "conference": "CONF",
     "report": "RPRT", "thesis": "THES", "web": "ELEC", "dataset": "DATA", "other": "GEN",
@@ -100,12 +101,18 @@ def split_records(text: str) -> Iterator[tuple[int, dict[str, list[str]]]]:
 def _pick(tags: dict[str, list[str]]) -> dict[str, Any]:
     """Choose field values from the tags by `FIELD_TAGS` preference."""
     fields: dict[str, Any] = {}
-    for name, candidates in FIELD_TAGS.items():
+    get = tags.get
+    for name, candidates in _FIELD_ITEMS:
         for tag in candidates:
-            values = tags.get(tag)
-            if values and any(values):
-                fields[name] = values if len(values) > 1 else values[0]
-                break
+            values = get(tag)
+            if values:
+                if len(values) == 1:
+                    if values[0]:
+                        fields[name] = values[0]
+                        break
+                elif any(values):
+                    fields[name] = values
+                    break
     for tag in _DOI_TAGS:
         doi = normalise_doi(tags.get(tag))
         if doi:

@@ -105,7 +105,7 @@ def records_from_rows(
     records: list[Record] = []
     problems: list[Problem] = []
     for number, cells in rows:
-        if not any(c.strip() for c in cells):
+        if not "".join(cells).strip():
             continue
         raw: dict[str, Any] = {columns[i]: cells[i] for i in range(min(width, len(cells)))
                                if cells[i] != ""}
