@@ -16,6 +16,7 @@ from review.services import users as user_service
 from review.services.dedup import demo_step as dedup_demo_step
 from review.services.imports import import_file
 from review.services.ranking import rank_demo
+from review.services.screening_demo import screening_demo_step
 
 DEMO_TITLE = "Nudges for healthcare professionals (demo)"
 DEMO_PASSWORD = "sieve-demo"
@@ -87,7 +88,7 @@ def demo_steps() -> list[Callable[[Session, Project, dict[str, User]], None]]:
     Each area (import, dedup, ranking, screening) adds its step here:
     ``step(session, project, users_by_email)``.
     """
-    return [_import_demo_records, dedup_demo_step, rank_demo]
+    return [_import_demo_records, dedup_demo_step, rank_demo, screening_demo_step]
 
 
 DEMO_SOURCE = "PubMed (demo)"
