@@ -62,6 +62,7 @@ def candidate_pairs(
         for key in record_keys(norm, rare):
             blocks[key].append(i)
     n = len(norms)
+    new = None if new_mask is None else new_mask.tolist()
     codes: list[int] = []  # one int per pair (i * n + j) makes the union a fast 1-D unique
     skipped = 0
     for key, members in blocks.items():
@@ -70,6 +71,8 @@ def candidate_pairs(
         if len(members) > max_block and not key.startswith("d:"):
             skipped += 1
             continue
+        if new is not None and not any(new[i] for i in members):
+            continue  # incremental mode: a block of old records only holds no new pair
         codes.extend(i * n + j for i, j in combinations(members, 2))
     unique = np.unique(np.asarray(codes, dtype=np.int64))
     pairs = np.stack([unique // n, unique % n], axis=1).reshape(-1, 2)
