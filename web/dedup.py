@@ -135,14 +135,16 @@ def _queue_context(project_id: int, at: int, error: str | None = None) -> dict[s
 def _render_queue(project_id: int, at: int, error: str | None = None,
                   status: int = 200) -> ResponseReturnValue:
     context = _queue_context(project_id, at, error)
-    if _fragment():
-        return make_response(render_template("dedup/_panel.html", **context), status)
     session = get_session()
-    context.update(
-        project=project_for(project_id), counts=queries.dedup_counts(session,
-                                                                     project_id=project_id),
-        bands=queries.score_bands(session, project_id=project_id),
-        job=queries.latest_job(session, project_id=project_id))
+    counts = queries.dedup_counts(session, project_id=project_id)
+    if _fragment():
+        # The counters above the panel are refreshed out of band.
+        body = (render_template("dedup/_panel.html", **context)
+                + render_template("dedup/_counts.html", counts=counts, oob=True))
+        return make_response(body, status)
+    context.update(project=project_for(project_id), counts=counts,
+                   bands=queries.score_bands(session, project_id=project_id),
+                   job=queries.latest_job(session, project_id=project_id))
     return make_response(render_template("dedup/queue.html", **context), status)
 
 
