@@ -37,10 +37,12 @@ def records(text: str) -> list[tuple[int, dict[str, list[str]]]]:
     for number, line in enumerate(text.split("\n"), 1):
         if len(line) >= 2 and line[0] == "%" and (len(line) == 2 or line[2] == " "):
             tag, value = line[:2], line[3:].strip()
-            if tag == "%0" or record is None:
+            if tag == "%0":
                 if record:
                     out.append((start, record))
                 record, start = {}, number
+            elif record is None:
+                continue  # every EndNote record starts with %0 (its type)
             last = record.setdefault(tag, [])
             last.append(value)
         elif line.strip() and last is not None:

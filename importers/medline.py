@@ -30,10 +30,12 @@ def records(text: str) -> list[tuple[int, dict[str, list[str]]]]:
         if not match:
             continue  # header lines or junk between records
         tag, value = match.group(1), match.group(2).strip()
-        if tag == "PMID" or record is None:
+        if tag == "PMID":
             if record:
                 out.append((start, record))
             record, start = {}, number
+        elif record is None:
+            continue  # every MEDLINE record starts with PMID; anything before is not one
         last = record.setdefault(tag, [])
         last.append(value)
     if record:

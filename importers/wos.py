@@ -41,10 +41,12 @@ def records(text: str) -> list[tuple[int, dict[str, list[str]]]]:
         if not match or match.group(1) in _HEADER_TAGS:
             continue
         tag, value = match.group(1), match.group(2).strip()
-        if tag == "PT" or record is None:
+        if tag == "PT":
             if record:
                 out.append((start, record))
             record, start = {}, number
+        elif record is None:
+            continue  # every WoS record starts with PT
         last, last_tag = record.setdefault(tag, []), tag
         last.append(value)
     if record:

@@ -301,3 +301,11 @@ def test_column_names_of_review_tools(header: str, expected: dict[str, str | Non
     mapping = guess_mapping(header.split(","))
     for column, target in expected.items():
         assert mapping.get(column) == target, column
+
+
+@pytest.mark.parametrize("fmt", ["medline", "wos", "endnote_tagged", "pubmed_xml",
+                                 "endnote_xml", "csljson", "jsonl", "xlsx"])
+def test_ris_forced_into_another_format_is_refused(fmt: str) -> None:
+    with pytest.raises(ImportFormatError) as info:
+        parse(RIS.encode(), filename="refs.ris", format=fmt)
+    assert "internal error" not in info.value.reason
