@@ -109,12 +109,13 @@ def _parse(data: bytes, filename: str, fmt: str, mapping: dict[str, str] | None)
         fmt = found
     if fmt in ("csv", "wos_tab"):
         return _table(filename, fmt, encoding, mapping, text=text)
+    looks = f" (the content looks like {found})" if found not in (fmt, "unknown") else ""
     try:
         records, problems = _TEXT_PARSERS[fmt](text)
     except XmlError as exc:
-        raise ImportFormatError(filename, exc.reason, exc.line) from exc
+        raise ImportFormatError(filename, exc.reason + looks, exc.line) from exc
     except ValueError as exc:  # JSON that does not parse as a whole
-        raise ImportFormatError(filename, f"not valid {fmt}: {exc}") from exc
+        raise ImportFormatError(filename, f"not valid {fmt}: {exc}{looks}") from exc
     _require_records(filename, fmt, found, records, problems)
     return ParseResult(format=fmt, encoding=encoding, records=records, problems=problems)
 
