@@ -61,6 +61,34 @@ def side(label: str) -> str:
     raise ValueError(f"unknown label {label!r}")
 
 
+@dataclass(frozen=True)
+class Tally:
+    """What the rule needs to know about a record's decisions at a stage.
+
+    ``exclude_reasons`` counts the distinct reasons among the exclusions, a missing reason
+    counting as one more. The database can compute a tally with one GROUP BY, so the
+    dashboard and the queue apply exactly this rule without loading every decision.
+    """
+
+    n: int
+    n_exclude: int
+    exclude_reasons: int
+
+
+def tally(votes: Sequence[Vote]) -> Tally:
+    """The tally of some decisions (labels are checked)."""
+    excludes = [v for v in votes if side(v.label) == "exclude"]
+    return Tally(len(votes), len(excludes), len({v.reason_id for v in excludes}))
+
+
+def tally_conflict(t: Tally, *, stage: str, conflict_on_reason_ft: bool = False) -> bool:
+    """The conflict rule over a tally; see :func:`is_conflict`."""
+    if 0 < t.n_exclude < t.n:
+        return True
+    return (stage == FULL_TEXT and conflict_on_reason_ft and t.n_exclude == t.n
+            and t.exclude_reasons > 1)
+
+
 def is_conflict(
     votes: Sequence[Vote], *, stage: str, conflict_on_reason_ft: bool = False
 ) -> bool:
@@ -76,12 +104,7 @@ def is_conflict(
         True when some reviewer is on the include side and another on the exclude side, or
         (full text, with the setting) all exclude but not for the same reason.
     """
-    sides = {side(v.label) for v in votes}
-    if len(sides) > 1:
-        return True
-    if stage == FULL_TEXT and conflict_on_reason_ft and sides == {"exclude"}:
-        return len({v.reason_id for v in votes}) > 1
-    return False
+    return tally_conflict(tally(votes), stage=stage, conflict_on_reason_ft=conflict_on_reason_ft)
 
 
 def outcome(
@@ -107,10 +130,19 @@ def outcome(
     Returns:
         The outcome; ``label`` is "include" when the record passes the stage.
     """
+    return outcome_of(tally(votes), quota=quota, stage=stage,
+                      conflict_on_reason_ft=conflict_on_reason_ft, resolution=resolution)
+
+
+def outcome_of(
+    t: Tally, *, quota: int, stage: str, conflict_on_reason_ft: bool = False,
+    resolution: str | None = None,
+) -> Outcome:
+    """:func:`outcome` over a tally."""
     if resolution is not None:
         return Outcome(RESOLVED, side(resolution))
-    if not votes or len(votes) < quota:
+    if t.n == 0 or t.n < quota:
         return Outcome(PENDING)
-    if is_conflict(votes, stage=stage, conflict_on_reason_ft=conflict_on_reason_ft):
+    if tally_conflict(t, stage=stage, conflict_on_reason_ft=conflict_on_reason_ft):
         return Outcome(CONFLICT)
-    return Outcome(AGREED, side(votes[0].label))
+    return Outcome(AGREED, "exclude" if t.n_exclude else "include")

@@ -21,6 +21,7 @@ from web.extensions import htmx
 
 bp = Blueprint("conflicts", __name__, url_prefix="/projects/<int:project_id>/conflicts")
 STAGE_NAMES = {"title_abstract": "Title/abstract", "full_text": "Full text"}
+QUEUE_PAGE = 50  # conflicts listed at once; resolving brings the next ones up
 
 
 @bp.before_request
@@ -57,8 +58,12 @@ def _queue_context(project_id: int, stage: str, record_id: int | None = None,
                    error: str | None = None, notice: str | None = None) -> dict[str, Any]:
     session = get_session()
     queue = service.conflict_queue(session, project_id=project_id, user_id=current_user.id,
-                                   stage=stage)
+                                   stage=stage, limit=QUEUE_PAGE)
     current = next((i for i in queue if i.record.id == record_id), queue[0] if queue else None)
+    if record_id is not None and (current is None or current.record.id != record_id):
+        current = service.conflict_item(session, project_id=project_id,
+                                        user_id=current_user.id, record_id=record_id,
+                                        stage=stage)
     return {"project": project_for(project_id, LEAD), "stage": stage, "queue": queue,
             "current": current, "stage_names": STAGE_NAMES, "error": error, "notice": notice,
             "reasons": active_reasons(session, project_id=project_id),

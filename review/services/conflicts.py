@@ -19,7 +19,7 @@ from review.errors import ConflictError, NotFound, ValidationError
 from review.models import STAGES, Decision, ExclusionReason, Project, Record, Resolution, User
 from review.services.audit import log_event
 from review.services.projects import LEAD, SCREEN, require_project
-from screening.conflicts import CONFLICT, Outcome, Vote, outcome
+from screening.conflicts import CONFLICT, Outcome, Tally, outcome_of
 
 RESOLUTION_LABELS = ("include", "exclude")
 
@@ -72,40 +72,51 @@ def _check_stage(stage: str) -> None:
         raise ValidationError(f"stage must be one of {', '.join(STAGES)}", field="stage")
 
 
-def stage_outcomes(session: Session, *, project_id: int, stage: str) -> dict[int, Outcome]:
+def stage_outcomes(
+    session: Session, *, project_id: int, stage: str, record_id: int | None = None
+) -> dict[int, Outcome]:
     """Every non-duplicate record with a decision or a resolution at ``stage`` -> its outcome.
 
-    Quota: the record's own drawn quota, else the project's reviewers per record.
+    Quota: the record's own drawn quota, else the project's reviewers per record. The
+    database tallies each record's decisions (one GROUP BY); the rule itself is applied by
+    :func:`screening.conflicts.outcome_of`. With ``record_id``, only that record.
     """
     _check_stage(stage)
     project = session.get(Project, project_id)
     if project is None:
         raise NotFound(f"no project {project_id}")
+    only = [Record.id == record_id] if record_id is not None else []
     default_quota = project.reviewers_ta if stage == "title_abstract" else project.reviewers_ft
     quota_col = Record.quota_ta if stage == "title_abstract" else Record.quota_ft
+    is_exclude = Decision.label == "exclude"
     rows = session.execute(
-        sa.select(Decision.record_id, Decision.label, Decision.reason_id, quota_col)
+        sa.select(Decision.record_id, quota_col, sa.func.count(),
+                  sa.func.sum(sa.case((is_exclude, 1), else_=0)),
+                  # A missing reason counts as a reason of its own (-1 is no real id).
+                  sa.func.count(sa.distinct(sa.case(
+                      (is_exclude, sa.func.coalesce(Decision.reason_id, -1))))))
         .join(Record, Record.id == Decision.record_id)
         .where(Decision.project_id == project_id, Decision.stage == stage,
-               Record.canonical_id.is_(None))
+               Record.canonical_id.is_(None), *only)
+        .group_by(Decision.record_id, quota_col)
     ).all()
-    votes: dict[int, list[Vote]] = defaultdict(list)
-    quotas: dict[int, int] = {}
-    for record_id, label, reason_id, quota in rows:
-        votes[record_id].append(Vote(label, reason_id))
-        quotas[record_id] = quota or default_quota
-    resolved = dict(session.execute(
+    resolved = {record_id: label for record_id, label in session.execute(
         sa.select(Resolution.record_id, Resolution.label)
         .join(Record, Record.id == Resolution.record_id)
         .where(Resolution.project_id == project_id, Resolution.stage == stage,
-               Record.canonical_id.is_(None))
-    ).all())
-    return {
-        record_id: outcome(votes.get(record_id, []), quota=quotas.get(record_id, default_quota),
-                           stage=stage, conflict_on_reason_ft=project.conflict_on_reason_ft,
-                           resolution=resolved.get(record_id))
-        for record_id in votes.keys() | resolved.keys()
+               Record.canonical_id.is_(None), *only))}
+    by_reason = project.conflict_on_reason_ft
+    outcomes = {
+        record_id: outcome_of(Tally(n, int(n_ex or 0), reasons), quota=quota or default_quota,
+                              stage=stage, conflict_on_reason_ft=by_reason,
+                              resolution=resolved.get(record_id))
+        for record_id, quota, n, n_ex, reasons in rows
     }
+    for record_id, label in resolved.items():
+        if record_id not in outcomes:  # resolved, then every decision taken back
+            outcomes[record_id] = outcome_of(Tally(0, 0, 0), quota=default_quota, stage=stage,
+                                             resolution=label)
+    return outcomes
 
 
 def included_record_ids(session: Session, *, project_id: int, stage: str) -> list[int]:
@@ -115,12 +126,20 @@ def included_record_ids(session: Session, *, project_id: int, stage: str) -> lis
 
 
 def conflict_queue(
-    session: Session, *, project_id: int, user_id: int, stage: str
+    session: Session, *, project_id: int, user_id: int, stage: str, limit: int | None = None
 ) -> list[ConflictItem]:
-    """The unresolved conflicts of a stage, best-ranked first, with every decision (leads)."""
+    """The unresolved conflicts of a stage, best-ranked first, with every decision (leads).
+
+    ``limit`` keeps the first conflicts only (a page of the queue).
+    """
     require_project(session, project_id=project_id, user_id=user_id, roles=LEAD)
     outcomes = stage_outcomes(session, project_id=project_id, stage=stage)
     ids = [rid for rid, out in outcomes.items() if out.status == CONFLICT]
+    if limit is not None:
+        ranks = dict(session.execute(sa.select(Record.id, Record.rank)
+                                     .where(Record.id.in_(ids))).all()) if ids else {}
+        ids = sorted(ids, key=lambda rid: (ranks.get(rid) is None, ranks.get(rid) or 0,
+                                           rid))[:limit]
     return _items(session, project_id=project_id, stage=stage, record_ids=ids)
 
 
@@ -208,7 +227,8 @@ def resolve(
     record = session.get(Record, record_id)
     if record is None or record.project_id != project_id:
         raise NotFound(f"no record {record_id}")
-    status = stage_outcomes(session, project_id=project_id, stage=stage).get(record_id)
+    status = stage_outcomes(session, project_id=project_id, stage=stage,
+                            record_id=record_id).get(record_id)
     if status is None or status.status != CONFLICT:
         state = status.status if status else "not screened"
         raise ConflictError(f"record {record_id} is not an open conflict ({state})")

@@ -70,3 +70,10 @@ def test_resolution_overrides_the_reviewers() -> None:
 def test_unknown_label_is_an_error() -> None:
     with pytest.raises(ValueError):
         side("perhaps")
+
+
+def test_tally_counts_a_missing_reason_as_its_own() -> None:
+    from screening.conflicts import Tally, tally
+
+    votes = [Vote("exclude", None), Vote("exclude", 3), Vote("maybe", 4), Vote("exclude", 3)]
+    assert tally(votes) == Tally(n=4, n_exclude=3, exclude_reasons=2)

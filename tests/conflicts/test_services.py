@@ -44,6 +44,16 @@ def test_queue_lists_exactly_the_unresolved_conflicts(session, team) -> None:
                                   stage=FT) == []
 
 
+def test_queue_page_keeps_the_best_ranked(session, team) -> None:
+    _screen(session, team, [("include", "exclude")] * 3)
+    for rank, record in zip((3, 1, 2), team.records[:3], strict=True):
+        record.rank = rank
+    session.commit()
+    queue = service.conflict_queue(session, project_id=team.project.id, user_id=team.lead.id,
+                                   stage=TA, limit=2)
+    assert [item.record.id for item in queue] == [team.records[1].id, team.records[2].id]
+
+
 def test_only_leads_reach_the_queue_and_resolve(session, team) -> None:
     _screen(session, team, [("include", "exclude")])
     for user in (team.alice, team.viewer):
