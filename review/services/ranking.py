@@ -130,12 +130,14 @@ def load_inputs(
     ids, fields = canonical_fields(session, project_id)
     fp = fingerprint(ids, fields)
     t1 = time.perf_counter()
-    feats, source = cached_features(session, project_id, fp)
-    t2 = time.perf_counter()
     row_of = {rid: i for i, rid in enumerate(ids)}
     labels = {row_of[rid]: y for rid, y in
               project_labels(session, project_id=project_id, stage=stage).items()
               if rid in row_of}
+    t2 = time.perf_counter()
+    # only the protocol order (before both classes are labelled) needs the vocabulary
+    feats, source = cached_features(session, project_id, fp,
+                                    with_vocabulary=len(set(labels.values())) < 2)
     t3 = time.perf_counter()
     return RankingInputs(
         project_id=project_id, stage=stage, record_ids=ids, fields=fields, fingerprint=fp,
@@ -144,7 +146,7 @@ def load_inputs(
         include_terms=list(project.include_terms or []),
         exclude_terms=list(project.exclude_terms or []),
         calibration=_calibration_setting(session, project_id, stage, calibration),
-        timings={"read_texts_s": t1 - t0, "features_cache_s": t2 - t1, "read_labels_s": t3 - t2},
+        timings={"read_texts_s": t1 - t0, "read_labels_s": t2 - t1, "features_cache_s": t3 - t2},
     )
 
 
@@ -257,12 +259,20 @@ def _write_ranks(session: Session, inputs: RankingInputs, scores: np.ndarray, ru
     order = np.argsort(-scores, kind="stable")
     ranks = np.empty(order.size, dtype=np.int64)
     ranks[order] = np.arange(1, order.size + 1)
-    table = cast(sa.Table, Record.__table__)
-    stmt = (sa.update(table).where(table.c.id == sa.bindparam("rid"))
-            .values(score=sa.bindparam("s"), rank=sa.bindparam("r"), model_run_id=run_id))
-    rows = [{"rid": rid, "s": float(s), "r": int(r)}
-            for rid, s, r in zip(inputs.record_ids, scores.tolist(), ranks.tolist(), strict=True)]
-    if rows:
+    if session.get_bind().dialect.name == "postgresql":
+        # one set-based UPDATE from arrays: a single round trip instead of 10,000 statements
+        session.execute(sa.text(
+            "UPDATE records SET score = v.s, rank = v.r, model_run_id = :run "
+            "FROM unnest(CAST(:ids AS integer[]), CAST(:scores AS double precision[]), "
+            "CAST(:ranks AS integer[])) AS v(id, s, r) WHERE records.id = v.id"),
+            {"ids": inputs.record_ids, "scores": scores.tolist(), "ranks": ranks.tolist(),
+             "run": run_id})
+    elif inputs.record_ids:
+        table = cast(sa.Table, Record.__table__)
+        stmt = (sa.update(table).where(table.c.id == sa.bindparam("rid"))
+                .values(score=sa.bindparam("s"), rank=sa.bindparam("r"), model_run_id=run_id))
+        rows = [{"rid": rid, "s": s, "r": r} for rid, s, r in
+                zip(inputs.record_ids, scores.tolist(), ranks.tolist(), strict=True)]
         session.connection().execute(stmt, rows)  # one executemany, not one ORM object each
     # records merged into another since the last run leave the ranking
     session.execute(sa.update(Record).where(

@@ -83,26 +83,50 @@ def fingerprint(record_ids: Sequence[int], fields: Sequence[RecordFields]) -> st
     return h.hexdigest()
 
 
-def cached_features(session: Session, project_id: int, fp: str) -> tuple[Features | None, str]:
+def cached_features(
+    session: Session, project_id: int, fp: str, *, with_vocabulary: bool = True
+) -> tuple[Features | None, str]:
     """The project's features for this fingerprint and where they came from.
+
+    Args:
+        session: database session.
+        project_id: the project.
+        fp: the fingerprint of its records now.
+        with_vocabulary: also load the term vocabulary (only protocol similarity needs it;
+            decoding it is most of the cost of loading stored features).
 
     Returns:
         (features, "memory" | "stored"), or (None, "built") when they must be built.
     """
     with _MEMORY_LOCK:
         hit = _MEMORY.get(project_id)
-        if hit is not None and hit[0] == fp:
+        if hit is not None and hit[0] == fp and (hit[1].vocabulary or not with_vocabulary):
             _MEMORY.move_to_end(project_id)
             return hit[1], "memory"
     stored = session.scalar(sa.select(FeatureSet.data).where(
         FeatureSet.project_id == project_id, FeatureSet.fingerprint == fp))
     if stored is None:
         return None, "built"
-    feats = pickle.loads(stored)  # written by this module only (never user input)
-    if not isinstance(feats, Features) or feats.version != FEATURES_VERSION:
+    feats = _decode(stored, with_vocabulary)
+    if feats is None:
         return None, "built"
     remember(project_id, fp, feats)
     return feats, "stored"
+
+
+def _encode(feats: Features) -> bytes:
+    # the vocabulary is pickled on its own, inside: loading skips it unless it is needed
+    parts = {"version": feats.version, "matrix": feats.matrix, "idf": feats.idf,
+             "vocabulary": pickle.dumps(feats.vocabulary, protocol=pickle.HIGHEST_PROTOCOL)}
+    return pickle.dumps(parts, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _decode(data: bytes, with_vocabulary: bool) -> Features | None:
+    parts = pickle.loads(data)  # written by this module only (never user input)
+    if not isinstance(parts, dict) or parts.get("version") != FEATURES_VERSION:
+        return None  # another recipe: rebuild
+    vocabulary = pickle.loads(parts["vocabulary"]) if with_vocabulary else {}
+    return Features(parts["matrix"], parts["version"], vocabulary, parts["idf"])
 
 
 def remember(project_id: int, fp: str, feats: Features) -> None:
@@ -115,8 +139,8 @@ def remember(project_id: int, fp: str, feats: Features) -> None:
 
 
 def store_features(session: Session, project_id: int, fp: str, feats: Features) -> None:
-    """Write the features to feature_sets (one pickled row per project, replaced)."""
-    data = pickle.dumps(feats, protocol=pickle.HIGHEST_PROTOCOL)
+    """Write the features to feature_sets (one row per project, replaced)."""
+    data = _encode(feats)
     row = session.get(FeatureSet, project_id)
     if row is None:
         session.add(FeatureSet(project_id=project_id, fingerprint=fp, data=data))
