@@ -7,7 +7,10 @@ Definitions (also in bench/RESULTS.md):
   pairs of the review queue (components of automatic merges plus accepted review pairs);
 - false merges: records wrongly merged = sum over automatic groups of (size - the largest number
   of its records sharing one true group), as ASySD counts false positives; false pairs = pairs
-  in one automatic group with different true groups.
+  in one automatic group with different true groups;
+- record sensitivity (ASySD's measure): redundant records removed correctly / redundant records,
+  where redundant = records minus true groups and an automatic group removes (the largest number
+  of its records sharing one true group - 1) correctly.
 """
 
 from __future__ import annotations
@@ -54,16 +57,19 @@ def evaluate(result: DedupResult, truth: dict[str, str]) -> dict[str, object]:
     auto_hit = {p for p in gold if p[0] in auto_of and auto_of[p[0]] == auto_of.get(p[1])}
     queue_hit = {p for p in gold if with_queue[p[0]] == with_queue[p[1]]}
     false_records = 0
+    removed_right = 0
     false_pairs = []
     for g in result.groups:
         counts = Counter(truth[r] for r in g)
         false_records += len(g) - max(counts.values())
+        removed_right += max(counts.values()) - 1
         false_pairs += [p for p in combinations(g, 2) if truth[p[0]] != truth[p[1]]]
     n = len(ids)
     return {
         "records": n,
         "true_pairs": len(gold),
         "auto_recall": len(auto_hit) / len(gold) if gold else 1.0,
+        "record_sensitivity": removed_right / max(1, n - len(set(truth.values()))),
         "queue_recall": len(queue_hit) / len(gold) if gold else 1.0,
         "false_merged_records": false_records,
         "false_merges_per_1000": 1000 * false_records / n,
