@@ -41,6 +41,9 @@ _LIMITS = {c.name: c.type.length for c in Record.__table__.columns
            and c.type.length}
 
 
+_RECORDS: sa.Table = Record.__table__  # type: ignore[assignment]
+
+
 class ImportRejected(ValidationError):
     """A file that cannot be imported as it is; ``problems`` are (file, where, reason)."""
 
@@ -342,7 +345,8 @@ def _store(
     for start in range(0, total, CHUNK):
         end = min(start + CHUNK, total)
         rows = [_row(records[i], project_id, batch_id, now, nul) for i in range(start, end)]
-        session.execute(sa.insert(Record), rows)
+        # Core executemany: the ORM's bulk path regroups rows and costs ~2.5x the CPU here.
+        session.execute(_RECORDS.insert(), rows)
         for i in range(start, end):
             records[i] = None  # type: ignore[call-overload]  # free memory as rows are stored
         if progress:

@@ -1,0 +1,137 @@
+"""End-to-end import of 100,000 RIS records into SQLite through review.services.imports.
+
+The file is the one bench/import_parse_bench.py builds: the real RIS samples under
+../shared/data/formats/ris repeated with varied fields (title suffix, DOI, year, ID). Each
+measurement runs in its own process so its peak memory (max RSS) is its own:
+
+- rispy: ``rispy.loads`` on the same text (rispy's own parse time, tags only);
+- import: ``import_file`` into a fresh SQLite file, commit included: records stored per
+  second, the parse/normalise and the storing phases, peak RSS of the whole process.
+
+    .venv/bin/python bench/import_bench.py [--records 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _builder():  # noqa: ANN202 - the parse bench's module
+    spec = importlib.util.spec_from_file_location("import_parse_bench",
+                                                  ROOT / "bench" / "import_parse_bench.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phase_rispy(path: Path) -> dict[str, float]:
+    """rispy's own parse of the file's text."""
+    import rispy
+
+    text = path.read_bytes().decode("utf-8")
+    start = (time.perf_counter(), time.process_time())
+    entries = rispy.loads(text)
+    return {"wall_s": time.perf_counter() - start[0], "cpu_s": time.process_time() - start[1],
+            "records": len(entries), "peak_mb": _peak_mb()}
+
+
+def phase_import(path: Path, workdir: Path) -> dict[str, float]:
+    """import_file into a fresh SQLite database, commit included."""
+    import review.models  # noqa: F401
+    from review.db import Base, make_engine, make_sessionmaker
+    from review.services import imports, projects, users
+
+    engine = make_engine(f"sqlite:///{workdir / 'bench.db'}")
+    Base.metadata.create_all(engine)
+    factory = make_sessionmaker(engine)
+    with factory() as session:
+        lead = users.create_user(session, email="bench@example.org", name="Bench",
+                                 password="bench-password")
+        project = projects.create_project(session, title="Bench", lead_id=lead.id)
+        session.commit()
+        data = path.read_bytes()
+        ticks: list[tuple[float, float]] = []
+        start = (time.perf_counter(), time.process_time())
+        report = imports.import_file(
+            session, project_id=project.id, user_id=lead.id, source_name="Bench",
+            filename=path.name, data=data, progress=lambda done, total: ticks.append(
+                (time.perf_counter(), time.process_time())))
+        session.commit()
+        end = (time.perf_counter(), time.process_time())
+    out: dict[str, float] = {"records": report.n_imported, "peak_mb": _peak_mb()}
+    for i, clock in enumerate(("wall", "cpu")):
+        # Storing starts about one chunk's time before the first chunk's tick.
+        chunk = (ticks[-1][i] - ticks[0][i]) / max(len(ticks) - 1, 1)
+        out[f"{clock}_s"] = end[i] - start[i]
+        out[f"{clock}_parse_s"] = ticks[0][i] - chunk - start[i]
+        out[f"{clock}_store_s"] = end[i] - ticks[0][i] + chunk
+    return out
+
+
+def _run(phase: str, path: Path, workdir: Path) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--phase", phase, "--file", str(path),
+                          "--workdir", str(workdir)], check=True, capture_output=True,
+                         text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Build the file, run both measurements, print the figures as Markdown."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--phase", choices=("rispy", "import"))
+    parser.add_argument("--file", type=Path)
+    parser.add_argument("--workdir", type=Path)
+    args = parser.parse_args()
+    if args.phase:
+        fn = phase_rispy(args.file) if args.phase == "rispy" else \
+            phase_import(args.file, args.workdir)
+        print(json.dumps(fn))
+        return
+    build = _builder()
+    if not build.RIS_DIR.exists():
+        sys.exit(f"shared RIS samples not found at {build.RIS_DIR}")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        path = workdir / "bench.ris"
+        path.write_bytes(build.build(args.records))
+        size_mb = path.stat().st_size / 1e6
+        rispy_run = _run("rispy", path, workdir)
+        imported = _run("import", path, workdir)
+    n = imported["records"]
+    assert n == args.records, imported
+    print(f"file: {args.records:,} RIS records, {size_mb:.0f} MB "
+          f"({len(build.sample_records())} real samples repeated with varied fields)\n")
+    print("| step | wall s | CPU s | records/s (wall) | records/CPU-s | peak RSS |\n"
+          "|---|---:|---:|---:|---:|---:|")
+    rows = [
+        ("rispy.loads alone (tags only, no normalising, nothing stored)", rispy_run, "",
+         f"{rispy_run['peak_mb']:,.0f} MB"),
+        ("import_file end to end into SQLite (commit included)", imported, "",
+         f"**{imported['peak_mb']:,.0f} MB**"),
+        ("- of which read + parse + normalise (importers.parse)", imported, "parse_", ""),
+        ("- of which storing (bulk INSERT, chunks of 5,000, commit)", imported, "store_", ""),
+    ]
+    for label, run, key, peak in rows:
+        wall, cpu = run[f"wall_{key}s"], run[f"cpu_{key}s"]
+        print(f"| {label} | {wall:.1f} | {cpu:.1f} | {n / wall:,.0f} | {n / cpu:,.0f} | {peak} |")
+
+
+if __name__ == "__main__":
+    main()
