@@ -139,6 +139,11 @@ def _fmt(stat: Statistic | None) -> str:
     return "" if stat is None or stat.value is None else f"{stat.value:.4f}"
 
 
+def _cell(text: str) -> str:
+    # A name starting like a formula would run as one in a spreadsheet (CSV injection).
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _notes(*stats: Statistic) -> str:
     return "; ".join(sorted({s.note for s in stats if s.note}))
 
@@ -151,7 +156,8 @@ def agreement_rows(results: list[StageAgreement]) -> list[list[str]]:
             a = pair.agreement
             cells = {f"a_{x}_b_{y}": str(a.table[i][j])
                      for i, x in enumerate(a.categories) for j, y in enumerate(a.categories)}
-            rows.append([result.stage, result.scale, pair.reviewer_a, pair.reviewer_b, str(a.n),
+            rows.append([result.stage, result.scale, _cell(pair.reviewer_a),
+                         _cell(pair.reviewer_b), str(a.n),
                          _fmt(a.percent), _fmt(a.kappa), _fmt(a.pabak), _fmt(a.ac1), "",
                          _notes(a.percent, a.kappa, a.pabak, a.ac1),
                          *[cells.get(c, "") for c in CSV_CELLS]])

@@ -279,3 +279,12 @@ def test_concurrent_resolutions_one_wins(session, team, app) -> None:
                         label="exclude")
     s2.close()
     assert session.scalar(sa.select(sa.func.count()).select_from(Resolution)) == 1
+
+
+def test_csv_neutralises_formula_like_names(session, team) -> None:
+    team.alice.name = "=HYPERLINK(\"http://x\")"
+    _screen(session, team, [("include", "include")])
+    text = agreement_service.agreement_csv(session, project_id=team.project.id,
+                                           user_id=team.lead.id)
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert row["reviewer_a"].startswith("'=") or row["reviewer_b"].startswith("'=")
