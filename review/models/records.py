@@ -60,7 +60,12 @@ class Record(Base):
     """
 
     __tablename__ = "records"
-    __table_args__ = (sa.Index("ix_records_project_rank", "project_id", "canonical_id", "rank"),)
+    __table_args__ = (
+        sa.Index("ix_records_project_rank", "project_id", "canonical_id", "rank"),
+        # Covers the screening queue and progress queries (no row reads over 10,000+ records).
+        sa.Index("ix_records_screening", "project_id", "canonical_id", "rank",
+                 "auto_excluded_by_id", "quota_ta", "quota_ft"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))

@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 
 from review.models import Decision, ExclusionReason, Record
 from review.services.projects import READ, SCREEN, require_project, role_in
-from review.services.screening_rules import check_stage, in_stage, quota_of, quota_value
+from review.services.screening_rules import (
+    check_stage,
+    decision_count,
+    in_stage,
+    quota_of,
+    quota_value,
+)
 
 PER_PAGE = 25
 
@@ -59,29 +65,26 @@ class DecisionPage:
 def progress(session: Session, *, project_id: int, reviewer_id: int, stage: str) -> Progress:
     """Counts for the screening page: mine, my queue, and the team's (no one's labels).
 
-    Aggregates the stage's decisions per record, then joins the records they belong to (the
-    decided ones only), so the cost follows the decisions, not a probe per record.
+    One pass over the records of the stage on the covering index ix_records_screening, with
+    one probe per record into the decisions index; my own decisions are counted apart.
     """
     project = require_project(session, project_id=project_id, user_id=reviewer_id, roles=READ)
     check_stage(stage)
-    per_record = (
-        sa.select(Decision.record_id, sa.func.count().label("n"),
-                  sa.func.max(sa.case((Decision.reviewer_id == reviewer_id, 1), else_=0))
-                  .label("mine"))
-        .where(Decision.project_id == project_id, Decision.stage == stage)
-        .group_by(Decision.record_id).subquery())
-    full = per_record.c.n >= quota_of(project, stage)
-    complete, mine_open, mine, team = session.execute(
-        sa.select(sa.func.sum(sa.case((full, 1), else_=0)),
-                  sa.func.sum(sa.case((sa.and_(~full, per_record.c.mine == 1), 1), else_=0)),
-                  sa.func.sum(per_record.c.mine), sa.func.sum(per_record.c.n))
-        .select_from(per_record).join(Record, Record.id == per_record.c.record_id)
+    full = decision_count(stage) >= quota_of(project, stage)
+    total, complete = session.execute(
+        sa.select(sa.func.count(Record.id), sa.func.sum(sa.case((full, 1), else_=0)))
         .where(*in_stage(project, stage))).one()
-    total = session.scalar(
-        sa.select(sa.func.count(Record.id)).where(*in_stage(project, stage))) or 0
-    complete, mine_open = int(complete or 0), int(mine_open or 0)
-    return Progress(stage=stage, mine=int(mine or 0), my_remaining=total - complete - mine_open,
-                    team_decisions=int(team or 0), complete=complete, total=total)
+    mine_base = sa.select(sa.func.count(Decision.id)).where(
+        Decision.project_id == project_id, Decision.stage == stage)
+    team = session.scalar(mine_base) or 0
+    mine_base = mine_base.where(Decision.reviewer_id == reviewer_id)
+    mine = session.scalar(mine_base) or 0
+    # My decisions on records that still wait for someone else: not in my queue, not complete.
+    mine_open = session.scalar(mine_base.join(Record, Record.id == Decision.record_id)
+                               .where(*in_stage(project, stage), ~full)) or 0
+    complete = int(complete or 0)
+    return Progress(stage=stage, mine=mine, my_remaining=(total or 0) - complete - mine_open,
+                    team_decisions=team, complete=complete, total=total or 0)
 
 
 def my_decisions(
