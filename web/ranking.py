@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -157,7 +158,10 @@ def chart_geometry(report: service.StoppingReport, *, width: int = 560,
 
 
 def _ticks(upper: int, n: int = 4) -> list[int]:
-    step = max(1, round(upper / n))
+    # a round step (1, 2 or 5 times a power of ten) giving about n ticks
+    raw = max(upper / n, 1)
+    magnitude = 10 ** (len(str(int(raw))) - 1)
+    step = min((m * magnitude for m in (1, 2, 5, 10)), key=lambda c: abs(math.log(c / raw)))
     return list(range(0, upper + 1, step))
 
 

@@ -59,6 +59,8 @@ RETRAIN_DELAY_S = 2.0
 #: ... unless the queued retrain has waited this long already (continuous screening).
 RETRAIN_MAX_WAIT_S = 30.0
 PROTOCOL_MODEL = "protocol"
+
+
 @dataclass
 class RankingInputs:
     """Everything a retrain reads from the database (plain data, no ORM objects)."""
