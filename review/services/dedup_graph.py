@@ -8,7 +8,7 @@ touched, and returns what changed.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -112,13 +112,13 @@ def load_dedup_records(
             .outerjoin(ImportBatch, ImportBatch.id == Record.batch_id)
             .outerjoin(Source, Source.id == ImportBatch.source_id)
             .where(Record.project_id == project_id))
+    # Core execution: the ORM's per-row bookkeeping is not needed for plain columns.
+    conn = session.connection()
     if ids is None:
-        return {row[0]: _as_dedup(row) for row in session.execute(stmt)}
-    wanted = sorted(set(ids))
+        return {row[0]: _as_dedup(row) for row in conn.execute(stmt)}
     found: dict[int, DedupRecord] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start:start + _CHUNK]
-        found.update((row[0], _as_dedup(row)) for row in session.execute(
+    for chunk in _chunked(ids):
+        found.update((row[0], _as_dedup(row)) for row in conn.execute(
             stmt.where(Record.id.in_(chunk))))
     return found
 
@@ -129,6 +129,77 @@ def _as_dedup(row: Any) -> DedupRecord:
     return DedupRecord(id=str(rid), title=title, authors=[str(a) for a in authors or [] if a],
                        year=year, journal=journal, volume=volume, issue=issue, pages=pages,
                        doi=doi, abstract=abstract, isbn=isbn, source=source, locked=bool(locked))
+
+
+def _chunked(ids: Iterable[int]) -> Iterator[list[int]]:
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), _CHUNK):
+        yield wanted[start:start + _CHUNK]
+
+
+def _group_members(session: Session, project_id: int, ids: Iterable[int]
+                   ) -> dict[int, int | None]:
+    """Record id -> canonical id for every member of the current groups of ``ids``.
+
+    Relies on the invariant ``regroup`` keeps: every duplicate points at its kept record.
+    """
+    heads: set[int] = set()
+    for chunk in _chunked(ids):
+        heads.update(c or i for i, c in session.execute(
+            sa.select(Record.id, Record.canonical_id).where(
+                Record.project_id == project_id, Record.id.in_(chunk))))
+    members: dict[int, int | None] = {}
+    for chunk in _chunked(heads):
+        members.update(session.execute(sa.select(Record.id, Record.canonical_id).where(
+            Record.project_id == project_id,
+            sa.or_(Record.id.in_(chunk), Record.canonical_id.in_(chunk)))).all())
+    return members
+
+
+def local_components(session: Session, *, project_id: int, ids: Iterable[int]
+                     ) -> tuple[Components, dict[int, int | None]]:
+    """The merged components around ``ids``: their current groups and the pairs now joining.
+
+    Returns the components and the canonical ids (before any change) of every record involved;
+    grows until no merged pair leads outside, so it is exact even if the invariant was broken.
+    """
+    canon = _group_members(session, project_id, ids)
+    groups = Components()
+    seen_edges: set[tuple[int, int]] = set()
+    frontier = set(canon)
+    while frontier:
+        outside: set[int] = set()
+        for chunk in _chunked(frontier):
+            for a, b in session.execute(sa.select(
+                    DuplicateCandidate.record_a_id, DuplicateCandidate.record_b_id).where(
+                    DuplicateCandidate.project_id == project_id,
+                    DuplicateCandidate.status.in_(MERGED),
+                    sa.or_(DuplicateCandidate.record_a_id.in_(chunk),
+                           DuplicateCandidate.record_b_id.in_(chunk)))):
+                if (a, b) not in seen_edges:
+                    seen_edges.add((a, b))
+                    groups.union(a, b)
+                    outside.update(x for x in (a, b) if x not in canon)
+        grown = _group_members(session, project_id, outside) if outside else {}
+        frontier = grown.keys() - canon.keys()
+        canon.update(grown)
+    return groups, canon
+
+
+def rejected_around(session: Session, *, project_id: int, ids: Iterable[int]
+                    ) -> dict[int, set[int]]:
+    """Like ``rejected_partners``, for the records of ``ids`` only."""
+    partners: dict[int, set[int]] = {}
+    for chunk in _chunked(ids):
+        for a, b in session.execute(sa.select(
+                DuplicateCandidate.record_a_id, DuplicateCandidate.record_b_id).where(
+                DuplicateCandidate.project_id == project_id,
+                DuplicateCandidate.status == "rejected",
+                sa.or_(DuplicateCandidate.record_a_id.in_(chunk),
+                       DuplicateCandidate.record_b_id.in_(chunk)))):
+            partners.setdefault(a, set()).add(b)
+            partners.setdefault(b, set()).add(a)
+    return partners
 
 
 def regroup(
@@ -146,20 +217,14 @@ def regroup(
     touched = set(touched)
     if not touched:
         return {}
-    canon: dict[int, int | None] = dict(session.execute(
-        sa.select(Record.id, Record.canonical_id).where(Record.project_id == project_id)).all())
-    heads = {canon[t] or t for t in touched if t in canon}
-    affected = {r for r, c in canon.items() if r in heads or c in heads} | (touched & canon.keys())
-    groups = merged_components(session, project_id=project_id)
-    for r in list(affected):
-        affected |= groups.group(r)
+    groups, canon = local_components(session, project_id=project_id, ids=touched)
     known = details or {}
-    missing = [r for r in affected if r not in known]
-    records = {**{r: known[r] for r in affected if r in known},
+    missing = [r for r in canon if r not in known]
+    records = {**{r: known[r] for r in canon if r in known},
                **load_dedup_records(session, project_id=project_id, ids=missing)}
     changes: dict[int, list[int | None]] = {}
     done: set[int] = set()
-    for r in sorted(affected):
+    for r in sorted(canon):
         if r in done:
             continue
         members = groups.group(r)

@@ -275,3 +275,48 @@ def test_dedup_counts_per_source_without_batches(session, team):
     counts = dedup_counts(session, project_id=team.project.id)
     assert (counts.records, counts.duplicates_removed, counts.unique, counts.groups) == (2, 1, 1, 1)
     assert [(s.name, s.records) for s in counts.per_source] == [("(no source)", 2)]
+
+
+def from_scratch(session, project_id):
+    """Canonical ids derived from all merged pairs at once (the definition of the groups)."""
+    from review.services.dedup_graph import load_dedup_records, merged_components
+    from screening.dedup import choose_kept
+
+    session.expire_all()
+    groups = merged_components(session, project_id=project_id)
+    records = load_dedup_records(session, project_id=project_id)
+    want = dict.fromkeys(records)
+    for members in groups.members.values():
+        kept = int(choose_kept([records[m] for m in members]))
+        want.update({m: kept for m in members if m != kept})
+    return want
+
+
+def test_groups_stay_exact_through_random_decisions_and_undos(session, team):
+    import random
+
+    rng = random.Random(7)
+    for k in range(4):  # four works, three copies each, unevenly described
+        for extra in ({}, {"abstract": None}, {"issue": None, "pages": None}):
+            paper(session, team.project, title=f"{TITLE} part {k}", doi=f"10.1/part.{k}",
+                  **extra)
+    session.commit()
+    service.dedup_new_records(session, project_id=team.project.id)
+    session.commit()
+    cands = session.scalars(sa.select(DuplicateCandidate.id)).all()
+    assert len(cands) >= 8
+    for _step in range(40):
+        cid = rng.choice(cands)
+        status = session.get(DuplicateCandidate, cid).status
+        try:
+            if status in ("pending", "auto") and rng.random() < 0.6:
+                service.decide_pair(session, project_id=team.project.id, candidate_id=cid,
+                                    lead_id=team.lead.id, is_duplicate=rng.random() < 0.5)
+            elif status != "pending":
+                service.undo(session, project_id=team.project.id, candidate_id=cid,
+                             lead_id=team.lead.id)
+            session.commit()
+        except ConflictError:
+            session.rollback()
+        _pairs, canon = state(session, team.project.id)
+        assert dict(canon) == from_scratch(session, team.project.id)
