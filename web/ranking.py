@@ -55,10 +55,17 @@ def status(project_id: int) -> ResponseReturnValue:
 
 @bp.post("/retrain")
 def retrain(project_id: int) -> ResponseReturnValue:
-    """Queue a retrain now (leads), e.g. after changing the protocol."""
+    """Queue a retrain now (leads), optionally with a random calibration sample first."""
     project_for(project_id, LEAD)
     session = get_session()
-    ranking_service.request_retrain(session, project_id=project_id, delay_s=0)
+    size = request.form.get("calibration_size", "").strip()
+    seed = request.form.get("calibration_seed", "").strip()
+    if (size and not size.isdigit()) or (seed and not seed.isdigit()):
+        raise ValidationError("the calibration size and seed are whole numbers",
+                              field="calibration_size")
+    calibration = {"size": int(size), "seed": int(seed or 0)} if size else None
+    ranking_service.request_retrain(session, project_id=project_id, delay_s=0,
+                                    calibration=calibration)
     session.commit()
     flash("Retrain queued.", "success")
     return _redirect(url_for("ranking.status", project_id=project_id))

@@ -90,3 +90,19 @@ def test_screening_page_shows_the_freshness_fragment(client, auth, session) -> N
     assert 'id="ranking-freshness"' in page
     assert f'hx-get="/projects/{project.id}/ranking/status"' in page
     assert 'hx-trigger="load, every 15s"' in page
+
+
+def test_a_lead_sets_a_calibration_sample(client, auth, session, app) -> None:
+    from review.jobs import run_pending
+
+    project, lead, *_ = _project(session)
+    auth.login(lead.email)
+    bad = auth.post(f"/projects/{project.id}/ranking/retrain", {"calibration_size": "many"})
+    assert bad.status_code == 422
+    ok = auth.post(f"/projects/{project.id}/ranking/retrain",
+                   {"calibration_size": "3", "calibration_seed": "4"})
+    assert ok.status_code == 303
+    run_pending(app.extensions["sieve_sessionmaker"])
+    session.commit()
+    run = ranking.latest_run(session, project_id=project.id)
+    assert run is not None and run.params["calibration"] == {"size": 3, "seed": 4}
