@@ -29,7 +29,7 @@ from review.services.screening_rules import STAGES, TITLE_ABSTRACT
 from web.auth import project_for
 from web.db import get_session
 from web.extensions import htmx
-from web.screening_render import render_mine, render_screen
+from web.screening_render import reading_session, render_mine, render_screen
 
 bp = Blueprint("screening", __name__, url_prefix="/projects/<int:project_id>/screening")
 SHA_RE = re.compile(r"[0-9a-f]{64}")
@@ -70,14 +70,15 @@ def decide(project_id: int) -> ResponseReturnValue:
             stage=stage, label=request.form.get("label", ""), reason_id=_int("reason_id"),
             note=request.form.get("note"))
     except ValidationError as exc:
-        session.rollback()
+        reading_session()
         return render_screen(project, stage, record_id=record_id, error=exc.message,
                              form=request.form, status=422)
     except ConflictError as exc:
-        session.rollback()
+        reading_session()
         return render_screen(project, stage, notice=f"Not saved: {exc}.",
                              status=200 if htmx else 409)
     session.commit()
+    reading_session()
     saved = f"Saved: {decision.label} (record {decision.record_id})."
     if htmx:
         return render_screen(project, stage, notice=saved)
@@ -93,6 +94,7 @@ def undo(project_id: int) -> ResponseReturnValue:
     record_id = service.undo_last(session, project_id=project_id, reviewer_id=current_user.id,
                                   stage=stage)
     session.commit()
+    reading_session()
     notice = "Last decision undone." if record_id else "Nothing to undo."
     if htmx:
         return render_screen(project, stage, record_id=record_id, notice=notice)
@@ -113,7 +115,7 @@ def mine(project_id: int) -> ResponseReturnValue:
                 reviewer_id=current_user.id, stage=stage, label=request.form.get("label", ""),
                 reason_id=_int("reason_id"), note=request.form.get("note"))
         except (ValidationError, ConflictError) as exc:
-            session.rollback()
+            reading_session()
             return render_mine(project, stage, query, page, error=str(exc), status=422)
         session.commit()
         target = url_for(".mine", project_id=project_id, stage=stage, q=query, page=page)

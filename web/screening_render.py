@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import make_response, render_template
+from flask import current_app, g, make_response, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -16,6 +16,19 @@ from review.services.screening_rules import FULL_TEXT, STAGE_NAMES
 from screening.assignment import Segment, compile_terms, count_hits, highlight
 from web.db import get_session
 from web.extensions import htmx
+
+
+def reading_session() -> None:
+    """Render the rest of a POST with a read-only session.
+
+    After the decision is committed (or rolled back) the page is drawn from reads only; on
+    SQLite a write session would take the database's write lock again (BEGIN IMMEDIATE) and
+    hold it while the next record, the progress and the template are computed.
+    """
+    old = g.pop("db_session", None)
+    if old is not None:
+        old.close()
+    g.db_session = current_app.extensions["sieve_read_sessionmaker"]()
 
 
 def _fragment_wanted() -> bool:
