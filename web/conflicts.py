@@ -95,7 +95,7 @@ def resolve(project_id: int, record_id: int) -> ResponseReturnValue:
         return _rerender(project_id, stage, record_id, error=exc.message), 422
     except ConflictError as exc:
         session.rollback()
-        return _after_resolve(project_id, stage, notice=str(exc))
+        return _after_resolve(project_id, stage, notice=f"Not saved: {exc}.", category="error")
     session.commit()
     return _after_resolve(project_id, stage, notice=f"Record {record_id} resolved.")
 
@@ -106,11 +106,12 @@ def _rerender(project_id: int, stage: str, record_id: int, error: str) -> str:
     return render_template(template, **context)
 
 
-def _after_resolve(project_id: int, stage: str, notice: str) -> ResponseReturnValue:
+def _after_resolve(project_id: int, stage: str, notice: str,
+                   category: str = "success") -> ResponseReturnValue:
     if _fragment_wanted():
-        return render_template("conflicts/_conflict.html", oob=True,
+        return render_template("conflicts/_conflict.html",
                                **_queue_context(project_id, stage, notice=notice))
-    flash(notice, "success")
+    flash(notice, category)
     return redirect(url_for("conflicts.queue", project_id=project_id, stage=stage), 303)
 
 

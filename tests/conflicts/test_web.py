@@ -172,3 +172,18 @@ def test_pilot_round_through_the_pages(client, auth, session, team) -> None:
     session.commit()
     session.expire_all()
     assert session.get(PilotRound, pilot.id).closed_at is not None
+
+
+def test_a_stale_resolve_says_so_and_moves_on(client, auth, session, team) -> None:
+    _conflicts(session, team)
+    pid, first = team.project.id, team.records[0].id
+    auth.login(team.lead.email)
+    auth.post(f"/projects/{pid}/conflicts/{first}/resolve", {"stage": TA, "label": "include"})
+    # The same form sent again (another tab, another lead): nothing changes.
+    response = auth.post(f"/projects/{pid}/conflicts/{first}/resolve",
+                         {"stage": TA, "label": "exclude"}, headers={"HX-Request": "true"})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Not saved" in text
+    assert f'data-record="{team.records[1].id}"' in text
+    session.commit()
+    assert session.scalar(sa.select(Resolution.label)) == "include"
