@@ -64,11 +64,21 @@ def _cache(kind: str, name: str, seed: str) -> Path:
     return CACHE / kind / f"{name}__{seed}.json"
 
 
+def _sieve_path(task: tuple[str, str, list[str], str, dict]) -> Path:
+    name, seed, _, ranker, params = task
+    tag = ranker + ("" if not params else "_" + "_".join(f"{k}{v}" for k, v in params.items()))
+    return _cache(tag, name, seed)
+
+
+def _cached(task: tuple[str, str, list[str], str, dict]) -> dict | None:
+    path = _sieve_path(task)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def run_sieve(task: tuple[str, str, list[str], str, dict]) -> dict:
     """One Sieve simulation (cached): the set, the seed, the prior record ids."""
     name, seed, priors, ranker, params = task
-    tag = ranker + ("" if not params else "_" + "_".join(f"{k}{v}" for k, v in params.items()))
-    path = _cache(tag, name, seed)
+    path = _sieve_path(task)
     if path.exists():
         return json.loads(path.read_text())
     data = read_labelled_csv(SETS / f"{name}.csv")
@@ -132,12 +142,17 @@ def quality(args: argparse.Namespace) -> dict:
         for n in names
         for s in base[n]
     ]
-    # biggest sets first so the two workers finish together
-    tasks.sort(key=lambda t: -base[t[0]][t[1]]["n_records"])
-    with Pool(args.workers) as pool:
-        sieve = dict(
-            zip([(t[0], t[1]) for t in tasks], pool.map(run_sieve, tasks, chunksize=1), strict=True)
-        )
+    # smallest sets first: under a time limit, more sets get their runs
+    tasks.sort(key=lambda t: (base[t[0]][t[1]]["n_records"], t[1]))
+    if args.cached_only:
+        sieve = {(t[0], t[1]): r for t in tasks if (r := _cached(t)) is not None}
+    else:
+        with Pool(args.workers) as pool:
+            done = pool.map(run_sieve, tasks, chunksize=1)
+        sieve = dict(zip([(t[0], t[1]) for t in tasks], done, strict=True))
+    # compare on the seeds both have (all of them unless --cached-only cut runs short)
+    base = {n: {s: r for s, r in base[n].items() if (n, s) in sieve} for n in names}
+    names = [n for n in names if base[n]]
     live: dict = {}
     if args.with_asreview:
         live_names = args.asreview_sets.split(",") if args.asreview_sets else names
@@ -274,6 +289,7 @@ def main() -> None:
     ap.add_argument("--sets", default="", help="comma-separated set names (default all)")
     ap.add_argument("--seeds", default="", help="comma-separated prior seeds (default all)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--cached-only", action="store_true", help="table from finished runs only")
     ap.add_argument("--with-asreview", action="store_true")
     ap.add_argument("--asreview-sets", default="")
     ap.add_argument("--asreview-seeds", default="")
