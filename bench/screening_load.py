@@ -176,16 +176,18 @@ def free_port() -> int:
 def start_server(url: str, port: int, instance: Path) -> subprocess.Popen:
     """`sieve serve` on a loopback port; returns once it answers."""
     env = {**os.environ, "SIEVE_INSTANCE": str(instance), "DATABASE_URL": url}
+    # The server's own output goes to a file: an unread pipe would fill up and stall it.
+    log = (instance / "serve.log").open("wb")
     proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "sieve"), "serve", "--port", str(port),
                              "--no-jobs", "--threads", "8"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=log, stderr=subprocess.STDOUT)
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return proc
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode()) from None
+                raise RuntimeError((instance / "serve.log").read_text()) from None
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("sieve serve did not start")
@@ -252,6 +254,9 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
+            errors = (Path(tmp) / "serve.log").read_text(errors="replace")
+            if "Traceback" in errors:
+                print("server errors (tail):", errors[-3000:], file=sys.stderr)
         wall = time.perf_counter() - t0
         figures = summarise(results, wall, check(url, pid, results), args)
     print(json.dumps(figures, indent=2))

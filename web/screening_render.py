@@ -72,17 +72,17 @@ def render_screen(
 ) -> ResponseReturnValue:
     """The screening page, or for htmx the record fragment plus the progress out of band."""
     session, uid = get_session(), current_user.id
+    # project_for(SCREEN) has checked access: the queue and progress need not check again.
     record = None
     if record_id:
-        record = service.screenable_record(session, project_id=project.id, reviewer_id=uid,
-                                           stage=stage, record_id=record_id)
+        record = service.queue_head(session, project=project, reviewer_id=uid, stage=stage,
+                                    record_id=record_id)
     if record is None:
-        record = service.next_record(session, project_id=project.id, reviewer_id=uid,
-                                     stage=stage)
+        record = service.queue_head(session, project=project, reviewer_id=uid, stage=stage)
     context = {
         "project": project, "stage": stage, "stage_names": STAGE_NAMES, "record": record,
-        "progress": service.progress(session, project_id=project.id, reviewer_id=uid,
-                                     stage=stage),
+        "progress": service.progress_for(session, project=project, reviewer_id=uid,
+                                         stage=stage),
         "reasons": active_reasons(session, project_id=project.id),
         "role": role_in(session, project_id=project.id, user_id=uid),
         "marks": marks(project, record, stage, query), "query": query, "error": error,

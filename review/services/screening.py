@@ -36,13 +36,14 @@ from review.services.screening_views import (
     Progress,
     my_decisions,
     progress,
+    progress_for,
     visible_decisions,
 )
 
 __all__ = [
     "DecisionPage", "MyDecision", "Progress", "apply_quota", "my_decisions", "next_record",
-    "progress", "record_decision", "screenable_record", "snapshot", "undo_last",
-    "visible_decisions",
+    "progress", "progress_for", "queue_head", "record_decision", "screenable_record",
+    "snapshot", "undo_last", "visible_decisions",
 ]
 
 NOTE_MAX = 5000
@@ -58,13 +59,7 @@ def next_record(
     with LIMIT 1 (ranked records first, then unranked), never a loop over the records.
     """
     project = require_project(session, project_id=project_id, user_id=reviewer_id, roles=SCREEN)
-    check_stage(stage)
-    base = sa.select(Record).where(*queue_conditions(project, reviewer_id, stage)).limit(1)
-    ranked = base.where(Record.rank.is_not(None)).order_by(Record.rank, Record.id)
-    record = session.scalar(ranked)
-    if record is None:
-        record = session.scalar(base.where(Record.rank.is_(None)).order_by(Record.id))
-    return record
+    return queue_head(session, project=project, reviewer_id=reviewer_id, stage=stage)
 
 
 def screenable_record(
@@ -72,9 +67,29 @@ def screenable_record(
 ) -> Record | None:
     """The record if it is in the reviewer's queue at ``stage`` (e.g. again after an undo)."""
     project = require_project(session, project_id=project_id, user_id=reviewer_id, roles=SCREEN)
+    return queue_head(session, project=project, reviewer_id=reviewer_id, stage=stage,
+                      record_id=record_id)
+
+
+def queue_head(
+    session: Session, *, project: Project, reviewer_id: int, stage: str,
+    record_id: int | None = None,
+) -> Record | None:
+    """The reviewer's next record, or ``record_id`` if it is in their queue.
+
+    For callers that have already checked the reviewer may screen ``project`` (the web view
+    did, with project_for); :func:`next_record` is the checked entry point.
+    """
     check_stage(stage)
-    return session.scalar(sa.select(Record).where(
-        Record.id == record_id, *queue_conditions(project, reviewer_id, stage)))
+    conditions = queue_conditions(project, reviewer_id, stage)
+    if record_id is not None:
+        return session.scalar(sa.select(Record).where(Record.id == record_id, *conditions))
+    base = sa.select(Record).where(*conditions).limit(1)
+    ranked = base.where(Record.rank.is_not(None)).order_by(Record.rank, Record.id)
+    record = session.scalar(ranked)
+    if record is None:
+        record = session.scalar(base.where(Record.rank.is_(None)).order_by(Record.id))
+    return record
 
 
 def record_decision(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from review.models import Decision, ExclusionReason, Record
+from review.models import Decision, ExclusionReason, Project, Record
 from review.services.projects import READ, SCREEN, require_project, role_in
 from review.services.screening_rules import (
     check_stage,
@@ -69,7 +69,14 @@ def progress(session: Session, *, project_id: int, reviewer_id: int, stage: str)
     one probe per record into the decisions index; my own decisions are counted apart.
     """
     project = require_project(session, project_id=project_id, user_id=reviewer_id, roles=READ)
+    return progress_for(session, project=project, reviewer_id=reviewer_id, stage=stage)
+
+
+def progress_for(session: Session, *, project: Project, reviewer_id: int, stage: str
+                 ) -> Progress:
+    """:func:`progress` for a project the caller has already checked the user may read."""
     check_stage(stage)
+    project_id = project.id
     full = decision_count(stage) >= quota_of(project, stage)
     total, complete = session.execute(
         sa.select(sa.func.count(Record.id), sa.func.sum(sa.case((full, 1), else_=0)))
