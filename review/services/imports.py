@@ -23,6 +23,7 @@ from review.db import utcnow
 from review.errors import ConflictError, NotFound, ValidationError
 from review.models import SOURCE_KINDS, ImportBatch, Record, Source, User
 from review.services.audit import log_event
+from review.services.import_pieces import parse_pieces
 from review.services.projects import READ, SCREEN, require_project
 
 FORMAT_CHOICES = ("auto", *importers.FORMATS)
@@ -201,25 +202,16 @@ def import_file(
     require_project(session, project_id=project_id, user_id=user_id, roles=SCREEN)
     sha = sha256_of(data)
     _refuse_reupload(session, project_id, filename, sha, force)
-    try:
-        result = importers.parse(data, filename=filename, format=format, mapping=mapping)
-    except importers.ImportFormatError as exc:
-        where = f"line {exc.line}" if exc.line else "file"
-        raise ImportRejected(f"{exc}; nothing was imported",
-                             [(filename, where, exc.reason)]) from exc
-    skipped = [{"locator": p.locator, "reason": p.reason} for p in result.problems]
-    if skipped and not skip_invalid:
-        raise _rejection(filename, len(result.records) + len(skipped), skipped)
     source = _source(session, project_id, source_name, source_kind)
-    batch = ImportBatch(
-        project_id=project_id, source_id=source.id, filename=filename[:500], sha256=sha,
-        format=result.format, encoding=result.encoding, n_read=len(result.records) + len(skipped),
-        n_imported=len(result.records), n_skipped=len(skipped), skipped=skipped,
-        mapping=result.mapping or None, forced=force, user_id=user_id)
+    batch = ImportBatch(project_id=project_id, source_id=source.id, filename=filename[:500],
+                        sha256=sha, format=format, forced=force, user_id=user_id, skipped=[],
+                        n_read=0, n_imported=0, n_skipped=0)
     session.add(batch)
     session.flush()
-    records, result.records = result.records, []
-    _store(session, project_id, batch.id, records, nul=b"\x00" in data, progress=progress)
+    skipped = _read_and_store(session, batch, data, mapping, skip_invalid, progress)
+    if skipped and not skip_invalid:
+        raise _rejection(filename, batch.n_read, skipped)
+    batch.skipped, batch.n_skipped = skipped, len(skipped)
     report = ImportReport(filename, batch.id, source.id, source.name, batch.format,
                           batch.encoding, sha, batch.n_read, batch.n_imported, batch.n_skipped,
                           skipped, force)
@@ -229,6 +221,40 @@ def import_file(
     _enqueue_followups(session, project_id)
     session.flush()
     return report
+
+
+def _read_and_store(
+    session: Session, batch: ImportBatch, data: bytes, mapping: dict[str, str] | None,
+    skip_invalid: bool, progress: Progress | None,
+) -> list[dict[str, str]]:
+    """Parse the file (large RIS in pieces) and store its records; the skipped ones.
+
+    Once a record is unreadable and ``skip_invalid`` is off, the rest is only read (to list
+    every problem) and the caller refuses the file; its rows go with the rollback.
+    """
+    skipped: list[dict[str, str]] = []
+    nul = b"\x00" in data
+    try:
+        for result, done_bytes in parse_pieces(data, filename=batch.filename,
+                                               format=batch.format, mapping=mapping):
+            if batch.n_read == 0:
+                batch.format, batch.encoding = result.format, result.encoding
+                batch.mapping = result.mapping or None
+            skipped += [{"locator": p.locator, "reason": p.reason} for p in result.problems]
+            batch.n_read += len(result.records) + len(result.problems)
+            if skipped and not skip_invalid:
+                continue
+            records, result.records = result.records, []
+            # The total is known at the end only: estimate it from the bytes read so far.
+            estimate = round((batch.n_imported + len(records)) * len(data) / done_bytes)
+            _store(session, batch.project_id, batch.id, records, nul=nul,
+                   progress=progress, offset=batch.n_imported, total=estimate)
+            batch.n_imported += len(records)
+    except importers.ImportFormatError as exc:
+        where = f"line {exc.line}" if exc.line else "file"
+        raise ImportRejected(f"{exc}; nothing was imported",
+                             [(batch.filename, where, exc.reason)]) from exc
+    return skipped
 
 
 def import_files(
@@ -265,11 +291,13 @@ def import_files(
             if progress:
                 progress(index, done, total)
         try:
-            reports.append(import_file(
-                session, project_id=project_id, user_id=user_id, source_name=source_name,
-                source_kind=source_kind, filename=upload.filename, data=upload.data,
-                format=upload.format, mapping=upload.mapping, skip_invalid=skip_invalid,
-                force=force, progress=step))
+            # A savepoint per file: a refused file's rows go at once, the others stay.
+            with session.begin_nested():
+                reports.append(import_file(
+                    session, project_id=project_id, user_id=user_id, source_name=source_name,
+                    source_kind=source_kind, filename=upload.filename, data=upload.data,
+                    format=upload.format, mapping=upload.mapping, skip_invalid=skip_invalid,
+                    force=force, progress=step))
         except (ImportRejected, ConflictError) as exc:
             refusals.append(exc)
     if refusals:
@@ -337,22 +365,21 @@ def _source(session: Session, project_id: int, name: str, kind: str) -> Source:
 
 def _store(
     session: Session, project_id: int, batch_id: int, records: list[importers.Record], *,
-    nul: bool, progress: Progress | None,
+    nul: bool, progress: Progress | None, offset: int = 0, total: int | None = None,
 ) -> None:
     """Insert the rows in chunks, releasing each chunk's parsed records as it goes."""
-    total = len(records)
+    count = len(records)
+    total = max(total or 0, offset + count)
     now = utcnow()
-    for start in range(0, total, CHUNK):
-        end = min(start + CHUNK, total)
+    for start in range(0, count, CHUNK):
+        end = min(start + CHUNK, count)
         rows = [_row(records[i], project_id, batch_id, now, nul) for i in range(start, end)]
         # Core executemany: the ORM's bulk path regroups rows and costs ~2.5x the CPU here.
         session.execute(_RECORDS.insert(), rows)
         for i in range(start, end):
             records[i] = None  # type: ignore[call-overload]  # free memory as rows are stored
         if progress:
-            progress(end, total)
-    if progress and not total:
-        progress(0, 0)
+            progress(offset + end, total)
 
 
 def _row(

@@ -51,6 +51,7 @@ def test_drop_upload_preview_fix_mapping_import(live_server, browser_page, sign_
         time.sleep(1.5)  # as a large file would take: the progress bar must show meanwhile
         return parse(*args, **kwargs)
     page = browser_page
+    page.set_default_timeout(90_000)  # several thousand records on a busy 2-core machine
     sign_in(page, lead.email, PASSWORD)
     page.goto(f"{live_server.url}/projects/{project.id}/imports/")
 

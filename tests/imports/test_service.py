@@ -211,3 +211,32 @@ def test_convert_round_trip_keeps_the_normalised_records() -> None:
         assert [r.doi for r in again.records] == [r.doi for r in first.records], target
     with pytest.raises(ValidationError):
         service.convert(path.read_bytes(), filename=path.name, target="out.docx")
+
+
+def test_large_ris_read_in_pieces_gives_the_same_records_and_lines(session, team,
+                                                                   monkeypatch) -> None:
+    from review.services import import_pieces
+
+    good = shared_data(*RIS).read_text(encoding="utf-8-sig")
+    text = "\r\n".join([good] * 30 + [BROKEN] + [good] * 10)
+    data = text.encode()
+    whole = importers.parse(data, filename="big.ris")
+    monkeypatch.setattr(import_pieces, "STREAM_BYTES", 10_000)
+    monkeypatch.setattr(import_pieces, "PIECE_BYTES", 8_000)
+    pieces = list(import_pieces.parse_pieces(data, filename="big.ris"))
+    assert len(pieces) > 5
+    assert [r.locator for p, _ in pieces for r in p.records] == \
+        [r.locator for r in whole.records]
+    assert [(q.locator, q.reason) for p, _ in pieces for q in p.problems] == \
+        [(q.locator, q.reason) for q in whole.problems] != []
+    with pytest.raises(service.ImportRejected) as info:
+        service.import_file(session, project_id=team.project.id, user_id=team.lead.id,
+                            source_name="PubMed", filename="big.ris", data=data)
+    session.rollback()
+    assert f"big.ris, {whole.problems[0].locator}: no title" in str(info.value)
+    assert stored(session, team.project.id)["records"] == 0
+    report = _import(session, team, data, "big.ris", skip_invalid=True)
+    assert (report.n_imported, report.n_skipped) == (len(whole.records), 1)
+    locators = session.scalars(sa.select(Record.locator).where(Record.batch_id == report.batch_id)
+                               .order_by(Record.id)).all()
+    assert locators == [r.locator for r in whole.records]
