@@ -32,6 +32,7 @@ from review.services.ranking_features import (
     clear_memory_cache,
     fingerprint,
     record_texts,
+    records_fingerprint,
     remember,
     store_features,
 )
@@ -129,8 +130,7 @@ def load_inputs(
     if project is None:
         raise NotFound(f"no project {project_id}")
     t0 = time.perf_counter()
-    ids, fields = canonical_fields(session, project_id)
-    fp = fingerprint(ids, fields)
+    ids, fp, fields = records_fingerprint(session, project_id)
     t1 = time.perf_counter()
     row_of = {rid: i for i, rid in enumerate(ids)}
     labels = {row_of[rid]: y for rid, y in
@@ -138,11 +138,22 @@ def load_inputs(
               if rid in row_of}
     t2 = time.perf_counter()
     # only the protocol order (before both classes are labelled) needs the vocabulary
-    feats, source = cached_features(session, project_id, fp,
-                                    with_vocabulary=len(set(labels.values())) < 2)
+    protocol = len(set(labels.values())) < 2
+    feats, source = cached_features(session, project_id, fp, with_vocabulary=protocol)
+    if fields is None and (feats is None or protocol):
+        # the texts are needed (to build features or for the protocol order): read them in
+        # one statement and hash them again, so texts, ids and fingerprint agree
+        ids, fields = canonical_fields(session, project_id)
+        new_fp = fingerprint(ids, fields)
+        if new_fp != fp:  # the records changed in between: the cache entry is not theirs
+            fp, feats, source = new_fp, None, "built"
+        row_of = {rid: i for i, rid in enumerate(ids)}
+        labels = {row_of[rid]: y for rid, y in
+                  project_labels(session, project_id=project_id, stage=stage).items()
+                  if rid in row_of}
     t3 = time.perf_counter()
     return RankingInputs(
-        project_id=project_id, stage=stage, record_ids=ids, fields=fields, fingerprint=fp,
+        project_id=project_id, stage=stage, record_ids=ids, fields=fields or [], fingerprint=fp,
         features=feats, features_source=source, labels=labels,
         protocol_text="\n".join([project.question, project.inclusion_criteria]),
         include_terms=list(project.include_terms or []),

@@ -74,14 +74,40 @@ def fingerprint(record_ids: Sequence[int], fields: Sequence[RecordFields]) -> st
 
     There is no per-record change marker in the schema, so the text itself is the marker: any
     import, merge of duplicates or edit of a title, abstract, keywords or journal changes it.
+    The md5 of the rows joined with control characters is what PostgreSQL computes in
+    `_sql_fingerprint`, so both give the same value for the same records.
     """
-    h = hashlib.blake2b(digest_size=20)
-    h.update(FEATURES_VERSION.encode())
-    for rid, values in zip(record_ids, fields, strict=True):
-        h.update(f"\x1e{rid}".encode())
-        for value in values:
-            h.update(b"\x1f" + (value or "").encode("utf-8", "surrogatepass"))
-    return h.hexdigest()
+    h = hashlib.md5(usedforsecurity=False)
+    for i, (rid, values) in enumerate(zip(record_ids, fields, strict=True)):
+        row = ("\x1e" if i else "") + str(rid) + "".join("\x1f" + (v or "") for v in values)
+        h.update(row.encode("utf-8", "surrogatepass"))
+    return _versioned(h.hexdigest())
+
+
+def _versioned(digest: str) -> str:
+    return hashlib.sha1(f"{FEATURES_VERSION}:{digest}".encode(), usedforsecurity=False).hexdigest()
+
+
+_SQL_FINGERPRINT = sa.text(
+    "SELECT coalesce(array_agg(id ORDER BY id), '{}'), md5(coalesce(string_agg("
+    "id::text || chr(31) || coalesce(title, '') || chr(31) || coalesce(abstract, '') || chr(31) "
+    "|| coalesce(CAST(keywords AS TEXT), '') || chr(31) || coalesce(journal, ''), chr(30) "
+    "ORDER BY id), '')) FROM records WHERE project_id = :p AND canonical_id IS NULL")
+
+
+def records_fingerprint(
+    session: Session, project_id: int
+) -> tuple[list[int], str, list[RecordFields] | None]:
+    """The kept records' ids in order, their fingerprint, and their fields if read for it.
+
+    PostgreSQL computes the hash itself (one statement, one snapshot, no texts sent over the
+    wire); elsewhere the fields are read and hashed here, and returned for reuse.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        ids, digest = session.execute(_SQL_FINGERPRINT, {"p": project_id}).one()
+        return [int(i) for i in ids], _versioned(digest), None
+    ids, fields = canonical_fields(session, project_id)
+    return ids, fingerprint(ids, fields), fields
 
 
 def cached_features(

@@ -226,3 +226,19 @@ def test_stored_features_load_the_vocabulary_only_when_the_protocol_needs_it(ses
     ranks = _ranks(session, project.id)
     assert {rid for rid, rk in ranks.items() if rk <= len(BOND)} == bond
     assert protocol_ranks[0].model_name == ranking.PROTOCOL_MODEL
+
+
+def test_database_and_python_fingerprints_agree(session) -> None:
+    from review.services import ranking_features as rf
+
+    project, *_ = setup_project(session)
+    session.add_all([
+        Record(project_id=project.id, title="Économie sociale – “bonds”", abstract=None,
+               keywords=["impact bond", "ñandú"], journal="Rev. Écon.", authors=[], raw={}),
+        Record(project_id=project.id, title=None, abstract="tab\there\nnewline", keywords=[],
+               journal=None, authors=[], raw={}),
+    ])
+    session.flush()
+    ids, fp, _ = rf.records_fingerprint(session, project.id)
+    py_ids, fields = rf.canonical_fields(session, project.id)
+    assert ids == py_ids and fp == rf.fingerprint(py_ids, fields)
