@@ -29,6 +29,7 @@ from review.services.dedup_graph import (
     load_dedup_records,
     local_components,
     merged_components,
+    open_pending,
     regroup,
     rejected_around,
     rejected_partners,
@@ -36,7 +37,7 @@ from review.services.dedup_graph import (
 from review.services.projects import LEAD, SCREEN, require_project
 from screening.dedup import DedupRecord, Pair, find_duplicates
 from screening.dedup.compare import compare_pairs
-from screening.dedup.normalise import normalise
+from screening.dedup.normalise import Norm, normalise
 from screening.dedup.rules import score as engine_score
 
 Progress = Callable[[float, str], None]
@@ -87,20 +88,21 @@ def dedup_new_records(
     if session.get(Project, project_id) is None:
         raise NotFound(f"no project {project_id}")
     records = load_dedup_records(session, project_id=project_id)
-    canonical = _canonical_ids(session, project_id)
+    # Incremental runs pass every record too, so a new copy meets the best-matching version of
+    # a work; only pairs with a new record are compared, and _store_pairs re-checks the guard
+    # rails against whole existing groups (the engine sees each old record on its own).
+    engine_input = list(records.values())
     if new_record_ids is None:
         new = set(records)
-        engine_input = list(records.values())
     else:
         new = {int(i) for i in new_record_ids} & records.keys()
-        engine_input = [r for rid, r in records.items() if rid in new or canonical[rid] is None]
     if progress:
         progress(0.1, f"{len(records)} records loaded, comparing {len(engine_input)}")
     result = find_duplicates(engine_input, new_ids=None if new_record_ids is None
                              else {str(i) for i in new}) if new else None
     if progress:
         progress(0.7, "storing pairs and groups")
-    stored = _store_pairs(session, project_id, result.pairs if result else [],
+    stored = _store_pairs(session, project_id, result.pairs if result else [], records,
                           old=set() if new_record_ids is None else records.keys() - new)
     changes = regroup(session, project_id=project_id, touched=stored.touched, details=records)
     summary = _summary(session, project_id, compared=len(engine_input) if new else 0,
@@ -123,33 +125,44 @@ class _Stored:
     touched: set[int] = field(default_factory=set)
 
 
-def _store_pairs(session: Session, project_id: int, pairs: list[Pair], old: set[int]) -> _Stored:
+def _store_pairs(session: Session, project_id: int, pairs: list[Pair],
+                 records: dict[int, DedupRecord], old: set[int]) -> _Stored:
     """Store the engine's pairs as candidates, applying automatic merges strongest first.
 
     An automatic pair is refused (stored as pending, with the guard named) when it would join
-    two groups that both hold records deduplicated before; a pair that would join two groups a
-    lead kept apart is not stored at all; one question per pair of groups is enough.
+    two groups that both hold records deduplicated before, or break a guard rail over the
+    whole joined group; a pair that would join two groups a lead kept apart is not stored at
+    all; one question per pair of groups is enough.
     """
     existing = {(a, b): status for a, b, status in session.execute(
         sa.select(DuplicateCandidate.record_a_id, DuplicateCandidate.record_b_id,
                   DuplicateCandidate.status).where(DuplicateCandidate.project_id == project_id))}
     groups = merged_components(session, project_id=project_id)
     rejected = rejected_partners(session, project_id=project_id)
+    unsure = rejected_partners(session, project_id=project_id, status="pending")
     asked = {groups.key(a, b) for (a, b), status in existing.items() if status == "pending"}
     stored = _Stored()
+    norms: dict[int, Norm] = {}
     rows: list[dict[str, Any]] = []
-    ordered = sorted(pairs, key=lambda p: (p.decision != "auto", -p.score, p.a, p.b))
+    ordered = sorted(pairs, key=lambda p: (not _auto(p), -p.score, p.a, p.b))
     for pair in ordered:
         a, b = sorted((int(pair.a), int(pair.b)))
         if (a, b) in existing or groups.kept_apart(a, b, rejected):
             continue
-        reasons = _reasons(pair)
-        status = "auto" if pair.decision == "auto" else "pending"
-        if status == "auto" and groups.find(a) != groups.find(b) and groups.has_any(a, old) \
-                and groups.has_any(b, old):
+        reasons = [r for r in _reasons(pair) if _OLD_RUN_GUARD not in r["note"]]
+        status = "auto" if _auto(pair) else "pending"
+        clash = ""
+        if status == "auto" and groups.find(a) != groups.find(b):
+            # Two groups from earlier runs were judged distinct, unless a pair between them
+            # still awaits a lead: then the new record may settle it, as a full run would.
+            apart = groups.has_any(a, old) and groups.has_any(b, old) \
+                and not groups.kept_apart(a, b, unsure)
+            clash = ("would join two groups deduplicated in earlier runs" if apart
+                     else _group_clash(groups.group(a) | groups.group(b), records, norms))
+        if clash:
             status = "pending"
-            reasons.append({"field": "guard", "similarity": None, "note": "automatic merge "
-                            "refused: would join two groups deduplicated in earlier runs"})
+            reasons.append({"field": "guard", "similarity": None,
+                            "note": f"automatic merge refused: {clash}"})
         if status == "pending":
             key = groups.key(a, b)
             if groups.find(a) == groups.find(b) or key in asked:
@@ -169,14 +182,42 @@ def _store_pairs(session: Session, project_id: int, pairs: list[Pair], old: set[
     return stored
 
 
+# The engine refuses to join two old records (it expects one record per existing group); this
+# layer passes every record and applies that rail to whole groups itself, so a pair refused
+# for that reason alone is still an automatic merge here.
+_OLD_RUN_GUARD = "already deduplicated in an earlier run"
+
+
+def _auto(pair: Pair) -> bool:
+    """Whether the engine decided the pair "auto", or would have but for its old-run rail."""
+    if pair.decision == "auto":
+        return True
+    guards = [r.note for r in pair.reasons if r.field == "guard"]
+    return bool(guards) and all(_OLD_RUN_GUARD in note for note in guards)
+
+
+def _group_clash(members: set[int], records: dict[int, DedupRecord], norms: dict[int, Norm]
+                 ) -> str:
+    """The guard rail a group of these members would break, or "" (the engine's rails)."""
+    for m in members:
+        if m not in norms:
+            norms[m] = normalise(records[m])
+    group = [norms[m] for m in members]
+    years = {n.year for n in group if n.year}
+    if len({n.doi for n in group if n.doi}) > 1:
+        return "would put two different DOIs in one group"
+    if years and max(years) - min(years) > 1:
+        return "would put years more than 1 apart in one group"
+    if len({n.markers for n in group}) > 1:
+        return "would merge an erratum/reply/comment with the paper it concerns"
+    if len({n.cochrane for n in group if n.cochrane}) > 1:
+        return "would merge different Cochrane review versions"
+    return ""
+
+
 def _reasons(pair: Pair) -> list[dict[str, Any]]:
     # Plain dicts for the JSON column (dataclasses.asdict deep-copies: 1 ms a pair).
     return [{"field": r.field, "similarity": r.similarity, "note": r.note} for r in pair.reasons]
-
-
-def _canonical_ids(session: Session, project_id: int) -> dict[int, int | None]:
-    return dict(session.execute(sa.select(Record.id, Record.canonical_id)
-                                .where(Record.project_id == project_id)).all())
 
 
 def _summary(session: Session, project_id: int, *, compared: int, new: int, stored: _Stored,
@@ -194,8 +235,8 @@ def _summary(session: Session, project_id: int, *, compared: int, new: int, stor
 
 
 def _count_pending(session: Session, project_id: int) -> int:
-    return session.scalar(sa.select(sa.func.count()).select_from(DuplicateCandidate).where(
-        DuplicateCandidate.project_id == project_id, DuplicateCandidate.status == "pending")) or 0
+    return session.scalar(sa.select(sa.func.count()).select_from(
+        open_pending(project_id).subquery())) or 0
 
 
 def records_since_last_run(
@@ -280,11 +321,14 @@ def decide_pair(
     if cand.status in ("confirmed", "rejected"):
         raise ConflictError(f"pair {cand.id} was already decided ({cand.status}); undo it first")
     a, b = cand.record_a_id, cand.record_b_id
-    if is_duplicate and cand.status == "pending":
-        groups, around = local_components(session, project_id=project_id, ids=(a, b))
-        if groups.kept_apart(a, b, rejected_around(session, project_id=project_id, ids=around)):
-            raise ConflictError("merging these would join records a lead marked as not "
-                                "duplicates; undo that decision first")
+    groups, around = local_components(session, project_id=project_id, ids=(a, b))
+    if is_duplicate and cand.status == "pending" and groups.kept_apart(
+            a, b, rejected_around(session, project_id=project_id, ids=around)):
+        raise ConflictError("merging these would join records a lead marked as not "
+                            "duplicates; undo that decision first")
+    if not is_duplicate and cand.status == "pending" and groups.find(a) == groups.find(b):
+        raise ConflictError("these records are in one group through other pairs; undo those "
+                            "merges first")
     before = _state(cand)
     cand.status = "confirmed" if is_duplicate else "rejected"
     cand.decided_by_id, cand.decided_at = lead_id, utcnow()
@@ -344,8 +388,7 @@ def bulk_accept(session: Session, *, project_id: int, lead_id: int, min_score: f
     require_project(session, project_id=project_id, user_id=lead_id, roles=LEAD)
     if not 0.0 <= min_score <= 1.0:
         raise ValidationError("the threshold is a score between 0 and 1", field="min_score")
-    pending = session.scalars(sa.select(DuplicateCandidate).where(
-        DuplicateCandidate.project_id == project_id, DuplicateCandidate.status == "pending",
+    pending = session.scalars(open_pending(project_id).where(
         DuplicateCandidate.score >= min_score)
         .order_by(DuplicateCandidate.score.desc(), DuplicateCandidate.id)).all()
     groups = merged_components(session, project_id=project_id)

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from review.models import Decision, DuplicateCandidate, ImportBatch, Record, Source
 from screening.dedup import DedupRecord, choose_kept
@@ -67,7 +67,7 @@ class Components:
         return any(m in ids for m in self.group(x))
 
     def kept_apart(self, a: int, b: int, rejected: dict[int, set[int]]) -> bool:
-        """Whether joining a's and b's components would join a pair a lead rejected."""
+        """Whether a pair of ``rejected`` (record -> partners) joins a's and b's components."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return False
@@ -86,16 +86,36 @@ def merged_components(session: Session, *, project_id: int) -> Components:
     return groups
 
 
-def rejected_partners(session: Session, *, project_id: int) -> dict[int, set[int]]:
-    """Map each record id to the records a lead marked as not its duplicates."""
+def rejected_partners(session: Session, *, project_id: int, status: str = "rejected"
+                      ) -> dict[int, set[int]]:
+    """Map each record id to the records a lead marked as not its duplicates.
+
+    With ``status="pending"``: to the records it awaits a decision with.
+    """
     partners: dict[int, set[int]] = {}
     for a, b in session.execute(sa.select(DuplicateCandidate.record_a_id,
                                           DuplicateCandidate.record_b_id).where(
             DuplicateCandidate.project_id == project_id,
-            DuplicateCandidate.status == "rejected")):
+            DuplicateCandidate.status == status)):
         partners.setdefault(a, set()).add(b)
         partners.setdefault(b, set()).add(a)
     return partners
+
+
+def open_pending(project_id: int) -> Any:
+    """Pending pairs whose records are still in different groups (the queue's questions).
+
+    A pending pair whose records were since joined through other pairs is settled by
+    transitivity and left out; it comes back if an undo splits the group again.
+    """
+    ra, rb = aliased(Record), aliased(Record)
+    return (sa.select(DuplicateCandidate)
+            .join(ra, ra.id == DuplicateCandidate.record_a_id)
+            .join(rb, rb.id == DuplicateCandidate.record_b_id)
+            .where(DuplicateCandidate.project_id == project_id,
+                   DuplicateCandidate.status == "pending",
+                   sa.func.coalesce(ra.canonical_id, ra.id)
+                   != sa.func.coalesce(rb.canonical_id, rb.id)))
 
 
 def load_dedup_records(

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 import importers
 from review.models import Decision, DuplicateCandidate, ImportBatch, Job, Record, Source
-from review.services.dedup_graph import MERGED, merged_components
+from review.services.dedup_graph import MERGED, merged_components, open_pending
 from review.services.projects import READ, require_project
 from screening.dedup import DedupRecord, dedup_rows
 
@@ -52,8 +52,8 @@ def dedup_counts(session: Session, *, project_id: int) -> DedupCounts:
                   for name, kind, n, d in rows]
     total = sum(s.records for s in per_source)
     removed = sum(s.duplicates_removed for s in per_source)
-    pending = session.scalar(sa.select(sa.func.count()).select_from(DuplicateCandidate).where(
-        DuplicateCandidate.project_id == project_id, DuplicateCandidate.status == "pending")) or 0
+    pending = session.scalar(sa.select(sa.func.count()).select_from(
+        open_pending(project_id).subquery())) or 0
     groups = session.scalar(sa.select(sa.func.count(sa.distinct(Record.canonical_id))).where(
         Record.project_id == project_id)) or 0
     return DedupCounts(records=total, duplicates_removed=removed, unique=total - removed,
@@ -99,10 +99,9 @@ def pending_queue(
 ) -> tuple[list[PairView], int]:
     """Pending pairs, strongest first, from ``offset``; and how many are pending."""
     require_project(session, project_id=project_id, user_id=user_id, roles=READ)
-    where = (DuplicateCandidate.project_id == project_id, DuplicateCandidate.status == "pending")
-    total = session.scalar(sa.select(sa.func.count()).select_from(DuplicateCandidate)
-                           .where(*where)) or 0
-    cands = list(session.scalars(sa.select(DuplicateCandidate).where(*where)
+    total = session.scalar(sa.select(sa.func.count()).select_from(
+        open_pending(project_id).subquery())) or 0
+    cands = list(session.scalars(open_pending(project_id)
                                  .order_by(DuplicateCandidate.score.desc(), DuplicateCandidate.id)
                                  .offset(max(0, offset)).limit(limit)))
     return _views(session, cands), total
@@ -120,8 +119,7 @@ def recent_decisions(session: Session, *, project_id: int, limit: int = 5) -> li
 def score_bands(session: Session, *, project_id: int,
                 cuts: tuple[float, ...] = (0.95, 0.9, 0.8, 0.7)) -> list[tuple[float, int]]:
     """How many pending pairs score at least each cut (to choose a bulk-accept threshold)."""
-    scores = session.scalars(sa.select(DuplicateCandidate.score).where(
-        DuplicateCandidate.project_id == project_id, DuplicateCandidate.status == "pending")).all()
+    scores = [c.score for c in session.scalars(open_pending(project_id))]
     return [(cut, sum(1 for s in scores if s >= cut)) for cut in cuts]
 
 

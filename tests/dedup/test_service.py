@@ -320,3 +320,40 @@ def test_groups_stay_exact_through_random_decisions_and_undos(session, team):
             session.rollback()
         _pairs, canon = state(session, team.project.id)
         assert dict(canon) == from_scratch(session, team.project.id)
+
+
+def test_a_new_copy_settles_a_pending_pair_and_an_undo_reopens_it(session, team):
+    from review.services.dedup_queue import pending_queue
+
+    title = "Glucagon-like peptide-1 reduces intestinal lipid absorption in healthy men"
+    common = {"title": title, "authors": ["Xiao, C.", "Lewis, G. F."], "year": 2013,
+              "journal": "Diabetes", "pages": "A163"}
+    record(session, team.project, volume="1", **common)
+    b = record(session, team.project, volume="62", issue="SUPPL. 1",
+               doi="10.2337/db13-388-679", **common)
+    session.commit()
+    service.dedup_new_records(session, project_id=team.project.id)
+    session.commit()
+    (pair,) = session.scalars(sa.select(DuplicateCandidate)).all()
+    assert pair.status == "pending"  # another volume: a human should look
+    # A third copy agrees with both (its volume "1)" is garbage, its DOI is b's): one group.
+    c = record(session, team.project, volume="1)", issue="Supplement_1",
+               doi="http://dx.doi.org/10.2337/db13-388-679", **common)
+    session.commit()
+    summary = service.dedup_new_records(session, project_id=team.project.id,
+                                        new_record_ids=[c.id])
+    session.commit()
+    heads = {r.canonical_id or r.id for r in session.scalars(sa.select(Record))}
+    assert len(heads) == 1 and summary.pending_total == 0
+    assert pending_queue(session, project_id=team.project.id, user_id=team.lead.id)[1] == 0
+    with pytest.raises(ConflictError, match="one group through other pairs"):
+        service.decide_pair(session, project_id=team.project.id, candidate_id=pair.id,
+                            lead_id=team.lead.id, is_duplicate=False)
+    session.rollback()
+    to_b = session.scalar(sa.select(DuplicateCandidate).where(
+        DuplicateCandidate.record_a_id == b.id, DuplicateCandidate.record_b_id == c.id))
+    service.undo(session, project_id=team.project.id, candidate_id=to_b.id, lead_id=team.lead.id)
+    session.commit()
+    views, total = pending_queue(session, project_id=team.project.id, user_id=team.lead.id,
+                                 limit=5)
+    assert total == 2 and pair.id in {v.candidate.id for v in views}
