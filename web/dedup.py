@@ -267,16 +267,14 @@ def flag(project_id: int) -> ResponseReturnValue:
     """A reviewer flags a possible duplicate: record_id plus other_record_id or a DOI/title."""
     project = project_for(project_id, SCREEN)
     session, record_id = get_session(), _int("record_id")
-    other, query = _int("other_record_id"), request.values.get("q", "").strip()
-    matches = [] if other else queries.search_records(
-        session, project_id=project_id, user_id=current_user.id, query=query,
-        exclude_id=record_id)
-    if request.method == "POST" and other is None and len(matches) == 1:
-        other = matches[0].id
+    other, matches = _flag_target(project_id, record_id)
     error = None
     if request.method == "POST":
         try:
-            if record_id is None or other is None:
+            if record_id is None:
+                raise ValidationError("record_id is missing: which record is a duplicate?",
+                                      field="record_id")
+            if other is None:
                 raise ValidationError("choose the record it duplicates" if matches else
                                       "no record matches that DOI or title", field="q")
             cand = service.flag_duplicate(session, project_id=project_id, record_id=record_id,
@@ -289,10 +287,22 @@ def flag(project_id: int) -> ResponseReturnValue:
             return _flagged(project_id, cand.id)
     record = session.get(Record, record_id) if record_id else None
     context = {"project": project, "record": record if record and record.project_id ==
-               project_id else None, "matches": matches, "q": query, "error": error,
-               "next": request.values.get("next", "")}
+               project_id else None, "matches": matches, "q": request.values.get("q", ""),
+               "error": error, "next": request.values.get("next", "")}
     template = "dedup/_flag.html" if _fragment() else "dedup/flag.html"
     return render_template(template, **context), 422 if error else 200
+
+
+def _flag_target(project_id: int, record_id: int | None) -> tuple[int | None, list[Record]]:
+    """The other record: chosen by id, or the only record matching the DOI/title query."""
+    other = _int("other_record_id")
+    if other is not None:
+        return other, []
+    matches = queries.search_records(get_session(), project_id=project_id,
+                                     user_id=current_user.id, query=request.values.get("q", ""),
+                                     exclude_id=record_id)
+    single = matches[0].id if request.method == "POST" and len(matches) == 1 else None
+    return single, matches
 
 
 def _flagged(project_id: int, candidate_id: int) -> ResponseReturnValue:
