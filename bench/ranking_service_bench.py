@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import statistics
 import sys
 import tempfile
@@ -120,7 +121,9 @@ def main() -> None:
         ranking.clear_memory_cache()
         stored.append(timed_retrain(factory, pid))
     dialect = make_engine(url).dialect.name
-    print(f"database: {dialect}; records: {args.n}; labels at start: {n_labels}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"database: {dialect}; records: {args.n}; labels at start: {n_labels}; "
+          f"load average now: {load} (2 cores)")
     print(f"first retrain (features built): {first_s:.3f} s  {first['timings']}")
     for name, runs in (("features in memory", memory), ("features unpickled", stored)):
         assert all(m["features"] == name.split()[-1].replace("unpickled", "stored")
