@@ -102,6 +102,7 @@ def dedup_new_records(
                              else {str(i) for i in new}) if new else None
     if progress:
         progress(0.7, "storing pairs and groups")
+    _lock_groups(session, project_id)
     stored = _store_pairs(session, project_id, result.pairs if result else [], records,
                           old=set() if new_record_ids is None else records.keys() - new)
     changes = regroup(session, project_id=project_id, touched=stored.touched, details=records)
@@ -293,6 +294,16 @@ def demo_step(session: Session, project: Project, users: dict[str, Any]) -> None
     dedup_new_records(session, project_id=project.id, user_id=lead.id if lead else None)
 
 
+def _lock_groups(session: Session, project_id: int) -> None:
+    """Serialise the changes to a project's groups (a run, decisions, undos, flags).
+
+    PostgreSQL: a row lock on the project that does not block inserts referencing it (NO KEY
+    UPDATE); SQLite: writers already hold the database's write lock.
+    """
+    session.execute(sa.select(Project.id).where(Project.id == project_id)
+                    .with_for_update(key_share=True))
+
+
 def _candidate(session: Session, project_id: int, candidate_id: int) -> DuplicateCandidate:
     cand = session.get(DuplicateCandidate, candidate_id)
     if cand is None or cand.project_id != project_id:
@@ -317,6 +328,7 @@ def decide_pair(
             two records a lead marked as not duplicates.
     """
     require_project(session, project_id=project_id, user_id=lead_id, roles=LEAD)
+    _lock_groups(session, project_id)
     cand = _candidate(session, project_id, candidate_id)
     if cand.status in ("confirmed", "rejected"):
         raise ConflictError(f"pair {cand.id} was already decided ({cand.status}); undo it first")
@@ -352,6 +364,7 @@ def undo(session: Session, *, project_id: int, candidate_id: int, lead_id: int
         ConflictError: The pair is pending: there is nothing to undo.
     """
     require_project(session, project_id=project_id, user_id=lead_id, roles=LEAD)
+    _lock_groups(session, project_id)
     cand = _candidate(session, project_id, candidate_id)
     if cand.status == "pending":
         raise ConflictError(f"pair {cand.id} is pending: nothing to undo")
@@ -386,6 +399,7 @@ def bulk_accept(session: Session, *, project_id: int, lead_id: int, min_score: f
     its own audit event, so each can be undone alone. Returns how many were confirmed.
     """
     require_project(session, project_id=project_id, user_id=lead_id, roles=LEAD)
+    _lock_groups(session, project_id)
     if not 0.0 <= min_score <= 1.0:
         raise ValidationError("the threshold is a score between 0 and 1", field="min_score")
     pending = session.scalars(open_pending(project_id).where(
@@ -427,6 +441,7 @@ def flag_duplicate(
         ConflictError: The pair is already merged, or a lead marked it as not duplicates.
     """
     require_project(session, project_id=project_id, user_id=user_id, roles=SCREEN)
+    _lock_groups(session, project_id)
     if record_id == other_record_id:
         raise ValidationError("a record cannot duplicate itself", field="other_record_id")
     a, b = sorted((record_id, other_record_id))
