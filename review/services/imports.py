@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,32 +18,16 @@ from sqlalchemy.orm import Session
 import importers
 from importers.columns import TARGETS
 from review import jobs
-from review.db import utcnow
 from review.errors import ConflictError, NotFound, ValidationError
-from review.models import SOURCE_KINDS, ImportBatch, Record, Source, User
+from review.models import SOURCE_KINDS, ImportBatch, Source, User
 from review.services.audit import log_event
-from review.services.import_pieces import parse_pieces
+from review.services.import_io import parse_pieces, store_records
 from review.services.projects import READ, SCREEN, require_project
 
 FORMAT_CHOICES = ("auto", *importers.FORMATS)
 Progress = Callable[[int, int], None]
-CHUNK = 5000  # rows per INSERT executemany: large enough to be fast, small enough for memory
 PREVIEW_RECORDS = 5
 MAX_LISTED_PROBLEMS = 20  # in an error message; the full list stays on the batch
-# Record fields copied from the importers' Record to the table of the same name.
-_FIELDS = ("title", "abstract", "authors", "year", "journal", "volume", "issue", "pages",
-           "doi", "pmid", "issn", "isbn", "url", "keywords", "language", "publication_type",
-           "publisher")
-# Column lengths, so an over-long value (a 300-character "volume") never fails on PostgreSQL;
-# the full value stays in ``raw``.
-_LIMITS = {c.name: c.type.length for c in Record.__table__.columns
-           if isinstance(c.type, sa.String) and not isinstance(c.type, sa.Text)
-           and c.type.length}
-
-
-_RECORDS: sa.Table = Record.__table__  # type: ignore[assignment]
-
-
 class ImportRejected(ValidationError):
     """A file that cannot be imported as it is; ``problems`` are (file, where, reason)."""
 
@@ -247,7 +230,7 @@ def _read_and_store(
             records, result.records = result.records, []
             # The total is known at the end only: estimate it from the bytes read so far.
             estimate = round((batch.n_imported + len(records)) * len(data) / done_bytes)
-            _store(session, batch.project_id, batch.id, records, nul=nul,
+            store_records(session, batch.project_id, batch.id, records, nul=nul,
                    progress=progress, offset=batch.n_imported, total=estimate)
             batch.n_imported += len(records)
     except importers.ImportFormatError as exc:
@@ -361,51 +344,6 @@ def _source(session: Session, project_id: int, name: str, kind: str) -> Source:
         session.add(source)
         session.flush()
     return source
-
-
-def _store(
-    session: Session, project_id: int, batch_id: int, records: list[importers.Record], *,
-    nul: bool, progress: Progress | None, offset: int = 0, total: int | None = None,
-) -> None:
-    """Insert the rows in chunks, releasing each chunk's parsed records as it goes."""
-    count = len(records)
-    total = max(total or 0, offset + count)
-    now = utcnow()
-    for start in range(0, count, CHUNK):
-        end = min(start + CHUNK, count)
-        rows = [_row(records[i], project_id, batch_id, now, nul) for i in range(start, end)]
-        # Core executemany: the ORM's bulk path regroups rows and costs ~2.5x the CPU here.
-        session.execute(_RECORDS.insert(), rows)
-        for i in range(start, end):
-            records[i] = None  # type: ignore[call-overload]  # free memory as rows are stored
-        if progress:
-            progress(offset + end, total)
-
-
-def _row(
-    rec: importers.Record, project_id: int, batch_id: int, now: datetime, nul: bool
-) -> dict[str, Any]:
-    row: dict[str, Any] = {name: getattr(rec, name) for name in _FIELDS}
-    row.update(project_id=project_id, batch_id=batch_id, source_record_id=rec.source_id,
-               raw=rec.raw, locator=rec.locator, created_at=now)
-    if nul:
-        # PostgreSQL refuses NUL characters in text and JSON; they carry nothing anyway.
-        row = {k: _strip_nul(v) for k, v in row.items()}
-    for name, limit in _LIMITS.items():
-        value = row.get(name)
-        if isinstance(value, str) and len(value) > limit:
-            row[name] = value[:limit]
-    return row
-
-
-def _strip_nul(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, list):
-        return [_strip_nul(v) for v in value]
-    if isinstance(value, dict):
-        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
-    return value
 
 
 def _enqueue_followups(session: Session, project_id: int) -> None:

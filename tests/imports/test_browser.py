@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from review.services import import_io
 from review.services import imports as service
 from tests.browser import conftest as browser_fixtures
 from tests.conftest import PASSWORD, shared_data
@@ -44,7 +45,7 @@ def test_drop_upload_preview_fix_mapping_import(live_server, browser_page, sign_
     big = tmp_path / "big.ris"
     n_big = 4000
     big.write_text(_many_records(ris.read_text(encoding="utf-8-sig"), n_big))
-    monkeypatch.setattr(service, "CHUNK", 200)  # many progress steps for the bar to show
+    monkeypatch.setattr(import_io, "CHUNK", 200)  # many progress steps for the bar to show
     parse = service.importers.parse
 
     def slow_parse(*args, **kwargs):

@@ -215,7 +215,7 @@ def test_convert_round_trip_keeps_the_normalised_records() -> None:
 
 def test_large_ris_read_in_pieces_gives_the_same_records_and_lines(session, team,
                                                                    monkeypatch) -> None:
-    from review.services import import_pieces
+    from review.services import import_io as import_pieces
 
     good = shared_data(*RIS).read_text(encoding="utf-8-sig")
     text = "\r\n".join([good] * 30 + [BROKEN] + [good] * 10)
