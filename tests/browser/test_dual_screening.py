@@ -94,3 +94,34 @@ def test_two_reviewers_one_conflict_lead_resolves(live_server, review, new_page,
     mine = bob.locator("table.mine").inner_text()
     assert "Payment by results is described" in mine and "(differs)" in mine
     assert ALICE_NOTE not in bob.content()
+
+
+def test_pilot_round_agreement_before_screening(live_server, review, new_page, sign_in):
+    base, pid = live_server.url, review["project_id"]
+    alice, bob, lead = new_page(), new_page(), new_page()
+    sign_in(alice, "alice@example.org", PASSWORD)
+    sign_in(bob, "bob@example.org", PASSWORD)
+    sign_in(lead, "lena@example.org", PASSWORD)
+
+    lead.goto(f"{base}/projects/{pid}/conflicts/pilot")
+    lead.fill("input[name=n]", "2")
+    lead.fill("input[name=seed]", "42")
+    lead.click("text=Draw and start")
+    assert "seed 42" in lead.locator("#pilot-status").inner_text()
+
+    for page, labels in ((alice, ("Include", "Exclude")), (bob, ("Include", "Include"))):
+        page.goto(f"{base}/projects/{pid}/conflicts/pilot")
+        assert page.locator("table.agreement").count() == 0  # no figures while open
+        for index, label in enumerate(labels):
+            page.locator(".pilot-record").nth(index).get_by_role("button", name=label).click()
+            page.wait_for_load_state()
+        decided = page.locator(".pilot-record").evaluate_all(
+            "els => els.map(e => e.dataset.decided)")
+        assert decided == [label.lower() for label in labels]
+
+    lead.goto(f"{base}/projects/{pid}/conflicts/pilot")
+    assert lead.locator("#pilot-status").get_attribute("data-complete") == "yes"
+    row = lead.locator("table.agreement tbody > tr").first.inner_text()
+    assert "Alice Reviewer / Bob Reviewer" in row and "50.0%" in row
+    # The pilot used no screening quota: the dashboard still shows nothing screened.
+    assert _counts(lead, base, pid)["screened"] == 0
