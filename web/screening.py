@@ -22,7 +22,7 @@ from flask_htmx import make_response as htmx_response
 from flask_login import current_user, login_required
 
 from review.errors import ConflictError, ValidationError
-from review.models import Record
+from review.models import Project, Record
 from review.services import screening as service
 from review.services.projects import LEAD, READ, SCREEN
 from review.services.screening_rules import STAGES, TITLE_ABSTRACT
@@ -74,16 +74,25 @@ def decide(project_id: int) -> ResponseReturnValue:
         return render_screen(project, stage, record_id=record_id, error=exc.message,
                              form=request.form, status=422)
     except ConflictError as exc:
-        reading_session()
+        session.rollback()
+        _claim_next(project, stage)
         return render_screen(project, stage, notice=f"Not saved: {exc}.",
                              status=200 if htmx else 409)
-    session.commit()
-    reading_session()
+    _claim_next(project, stage)
     saved = f"Saved: {decision.label} (record {decision.record_id})."
     if htmx:
         return render_screen(project, stage, notice=saved)
     flash(saved, "success")
     return redirect(url_for(".screen", project_id=project_id, stage=stage), 303)
+
+
+def _claim_next(project: Project, stage: str, record_id: int | None = None) -> None:
+    """Hold the record this reviewer sees next, commit, and read on without the write lock."""
+    session = get_session()
+    service.claim_next(session, project=project, reviewer_id=current_user.id, stage=stage,
+                       record_id=record_id)
+    session.commit()
+    reading_session()
 
 
 @bp.post("/undo")
@@ -93,8 +102,7 @@ def undo(project_id: int) -> ResponseReturnValue:
     session, stage = get_session(), _stage()
     record_id = service.undo_last(session, project_id=project_id, reviewer_id=current_user.id,
                                   stage=stage)
-    session.commit()
-    reading_session()
+    _claim_next(project, stage, record_id)
     notice = "Last decision undone." if record_id else "Nothing to undo."
     if htmx:
         return render_screen(project, stage, record_id=record_id, notice=notice)

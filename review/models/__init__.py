@@ -11,6 +11,7 @@ from review.models.screening import (
     PilotDecision,
     PilotRound,
     Resolution,
+    ScreeningClaim,
     StopEvent,
 )
 from review.models.users import LoginAttempt, User
@@ -38,6 +39,7 @@ __all__ = [
     "Project",
     "Record",
     "Resolution",
+    "ScreeningClaim",
     "Source",
     "StopEvent",
     "User",

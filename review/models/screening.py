@@ -45,6 +45,26 @@ class Decision(Base):
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
+class ScreeningClaim(Base):
+    """A record held for a reviewer who was just shown it, so others are shown other records.
+
+    A hint, not a lock: it counts toward the record's quota in other reviewers' queues until it
+    expires or the reviewer decides; the decision itself is still guarded by the slot.
+    """
+
+    __tablename__ = "screening_claims"
+    __table_args__ = (
+        sa.UniqueConstraint("record_id", "stage", "reviewer_id"),
+        sa.Index("ix_screening_claims_reviewer", "reviewer_id", "stage"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(sa.ForeignKey("records.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(sa.String(20))
+    reviewer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
 class Resolution(Base):
     """A lead's final decision on a record at a stage (a conflict's outcome)."""
 

@@ -9,6 +9,7 @@ see :mod:`review.services.screening_views` for lists, progress and what a user m
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +18,15 @@ from sqlalchemy.orm import Session
 
 from review.db import utcnow
 from review.errors import ConflictError, NotFound, ValidationError
-from review.models import LABELS, Decision, ExclusionReason, Project, Record, Resolution
+from review.models import (
+    LABELS,
+    Decision,
+    ExclusionReason,
+    Project,
+    Record,
+    Resolution,
+    ScreeningClaim,
+)
 from review.services.audit import log_event
 from review.services.projects import SCREEN, require_project
 from review.services.ranking import request_retrain
@@ -41,12 +50,14 @@ from review.services.screening_views import (
 )
 
 __all__ = [
-    "DecisionPage", "MyDecision", "Progress", "apply_quota", "my_decisions", "next_record",
+    "DecisionPage", "MyDecision", "Progress", "apply_quota", "claim_next", "my_decisions",
+    "next_record",
     "progress", "progress_for", "queue_head", "record_decision", "screenable_record",
     "snapshot", "undo_last", "visible_decisions",
 ]
 
 NOTE_MAX = 5000
+CLAIM_TTL = timedelta(minutes=10)  # how long a shown record is held for its reader
 
 
 def next_record(
@@ -77,18 +88,64 @@ def queue_head(
 ) -> Record | None:
     """The reviewer's next record, or ``record_id`` if it is in their queue.
 
-    For callers that have already checked the reviewer may screen ``project`` (the web view
-    did, with project_for); :func:`next_record` is the checked entry point.
+    The record the reviewer holds a live claim on comes first; then the highest-ranked record
+    not already being read by enough others (claims), and if every open record is, the
+    highest-ranked open one anyway. For callers that have already checked the reviewer may
+    screen ``project`` (the web view did, with project_for); :func:`next_record` is the checked
+    entry point.
     """
     check_stage(stage)
     conditions = queue_conditions(project, reviewer_id, stage)
     if record_id is not None:
         return session.scalar(sa.select(Record).where(Record.id == record_id, *conditions))
+    now = utcnow()
+    held = session.scalar(
+        sa.select(Record).join(ScreeningClaim, ScreeningClaim.record_id == Record.id)
+        .where(ScreeningClaim.reviewer_id == reviewer_id, ScreeningClaim.stage == stage,
+               ScreeningClaim.expires_at > now, *conditions)
+        .order_by(ScreeningClaim.expires_at.desc()).limit(1))
+    if held is not None:
+        return held
+    return (_first(session, queue_conditions(project, reviewer_id, stage, claims_at=now))
+            or _first(session, conditions))
+
+
+def _first(session: Session, conditions: list[Any]) -> Record | None:
+    # Ranked records first (index order on ix_records_screening), then unranked ones by id.
     base = sa.select(Record).where(*conditions).limit(1)
     ranked = base.where(Record.rank.is_not(None)).order_by(Record.rank, Record.id)
     record = session.scalar(ranked)
     if record is None:
         record = session.scalar(base.where(Record.rank.is_(None)).order_by(Record.id))
+    return record
+
+
+def claim_next(
+    session: Session, *, project: Project, reviewer_id: int, stage: str,
+    record_id: int | None = None,
+) -> Record | None:
+    """Pick the reviewer's next record (or ``record_id``) and hold it for them for a while.
+
+    The claim makes other reviewers' queues skip a record that enough people are already
+    reading, so a team working at once is not all shown the same record. Replaces the
+    reviewer's earlier claims at this stage. Same access contract as :func:`queue_head`.
+    """
+    session.execute(sa.delete(ScreeningClaim).where(
+        ScreeningClaim.reviewer_id == reviewer_id, ScreeningClaim.stage == stage))
+    record = None
+    if record_id is not None:
+        record = queue_head(session, project=project, reviewer_id=reviewer_id, stage=stage,
+                            record_id=record_id)
+    record = record or queue_head(session, project=project, reviewer_id=reviewer_id,
+                                  stage=stage)
+    if record is not None:
+        try:
+            with session.begin_nested():
+                session.add(ScreeningClaim(record_id=record.id, stage=stage,
+                                           reviewer_id=reviewer_id,
+                                           expires_at=utcnow() + CLAIM_TTL))
+        except IntegrityError:
+            pass  # the same reviewer's other request claimed it at the same moment
     return record
 
 
@@ -117,6 +174,10 @@ def record_decision(
     if own is not None:
         return _revise(session, own, label=label, reason_id=reason_id, note=note)
     _check_open(session, project, record, stage)
+    # A decided record no longer needs its reader's claim (it would count twice for others).
+    session.execute(sa.delete(ScreeningClaim).where(
+        ScreeningClaim.record_id == record_id, ScreeningClaim.stage == stage,
+        ScreeningClaim.reviewer_id == reviewer_id))
     decision = _insert(session, project, record, stage, reviewer_id,
                        {"label": label, "reason_id": reason_id, "note": note})
     request_retrain(session, project_id=project_id, stage=stage)

@@ -6,12 +6,13 @@ record, the progress counts and the full-text gate agree and run as indexed quer
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from review.errors import ValidationError
-from review.models import Decision, Project, Record, Resolution
+from review.models import Decision, Project, Record, Resolution, ScreeningClaim
 
 TITLE_ABSTRACT = "title_abstract"
 FULL_TEXT = "full_text"
@@ -92,7 +93,24 @@ def needs_decision(project: Project, stage: str) -> Any:
     return decision_count(stage) < quota_of(project, stage)
 
 
-def queue_conditions(project: Project, reviewer_id: int, stage: str) -> list[Any]:
-    """SQL conditions: the record is in the reviewer's queue at ``stage``."""
-    return [*in_stage(project, stage), needs_decision(project, stage),
-            ~decided_by(reviewer_id, stage)]
+def claims_by_others(reviewer_id: int, stage: str, now: datetime) -> Any:
+    """SQL: live claims other reviewers hold on the outer record at ``stage`` (correlated)."""
+    return (sa.select(sa.func.count(ScreeningClaim.id))
+            .where(ScreeningClaim.record_id == Record.id, ScreeningClaim.stage == stage,
+                   ScreeningClaim.reviewer_id != reviewer_id, ScreeningClaim.expires_at > now)
+            .correlate(Record).scalar_subquery())
+
+
+def queue_conditions(project: Project, reviewer_id: int, stage: str,
+                     claims_at: datetime | None = None) -> list[Any]:
+    """SQL conditions: the record is in the reviewer's queue at ``stage``.
+
+    With ``claims_at``, records whose decisions plus other reviewers' live claims already make
+    up the quota are left out too (they are being read by enough people).
+    """
+    conditions = [*in_stage(project, stage), needs_decision(project, stage),
+                  ~decided_by(reviewer_id, stage)]
+    if claims_at is not None:
+        conditions.append(decision_count(stage) + claims_by_others(reviewer_id, stage, claims_at)
+                          < quota_of(project, stage))
+    return conditions

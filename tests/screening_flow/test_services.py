@@ -249,3 +249,34 @@ def test_a_lost_race_for_a_slot_retries_the_next_one_in_a_savepoint(session, tea
     assert d.slot == 2 and len(calls) == 2
     assert sorted(session.scalars(sa.select(Decision.slot).where(
         Decision.record_id == rec.id))) == [1, 2]
+
+
+def test_claims_spread_a_team_over_records_and_expire(session, team):
+    from review.models import ScreeningClaim
+
+    r = team.records
+    head = {u: s.claim_next(session, project=team.project, reviewer_id=u.id, stage=TA)
+            for u in (team.ada, team.ben)}
+    assert head[team.ada].id == head[team.ben].id == r[0].id  # quota 2: two readers
+    third = s.claim_next(session, project=team.project, reviewer_id=team.cat.id, stage=TA)
+    assert third.id == r[1].id  # r0 is being read by enough people
+    assert nxt(session, team, team.ada).id == r[0].id  # a reader keeps the record they hold
+    decide(session, team, team.ada, r[0])
+    assert session.scalar(sa.select(sa.func.count()).select_from(ScreeningClaim).where(
+        ScreeningClaim.reviewer_id == team.ada.id)) == 0  # deciding drops the claim
+    for claim in session.scalars(sa.select(ScreeningClaim)):
+        claim.expires_at = claim.expires_at.replace(year=2000)
+    session.flush()
+    assert s.queue_head(session, project=team.project, reviewer_id=team.cat.id,
+                        stage=TA).id == r[0].id  # expired claims no longer count
+
+
+def test_when_every_open_record_is_claimed_the_queue_still_gives_one(session, team):
+    r = team.records
+    for rec in r[1:]:
+        decide(session, team, team.ada, rec)
+        decide(session, team, team.ben, rec)
+    for user in (team.ada, team.ben):
+        assert s.claim_next(session, project=team.project, reviewer_id=user.id,
+                            stage=TA).id == r[0].id
+    assert nxt(session, team, team.cat).id == r[0].id
