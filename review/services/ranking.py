@@ -13,14 +13,12 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from review.db import utcnow
 from review.errors import NotFound, ValidationError
 from review.jobs import enqueue, handler
 from review.models import Decision, Job, ModelRun, Project, Record, Resolution
@@ -36,6 +34,7 @@ from review.services.ranking_features import (
     remember,
     store_features,
 )
+from review.services.ranking_status import RankingStatus, age_s, latest_run, ranking_status
 from screening.ranking import (
     DEFAULT_RANKER,
     Features,
@@ -60,6 +59,11 @@ RETRAIN_DELAY_S = 2.0
 #: ... unless the queued retrain has waited this long already (continuous screening).
 RETRAIN_MAX_WAIT_S = 30.0
 PROTOCOL_MODEL = "protocol"
+#: A retrain rewrites the ranks of its top records and of those that were in the top before;
+#: the rest keep their older (lower) ranks, reviewers never get that far between retrains ...
+RANK_WRITE_TOP = 1000
+#: ... and every this many retrains (or when the records changed) all ranks are rewritten.
+FULL_WRITE_EVERY = 10
 
 
 @dataclass
@@ -78,6 +82,8 @@ class RankingInputs:
     include_terms: list[str]
     exclude_terms: list[str]
     calibration: dict[str, int] | None
+    old_ranks: list[int | None] = field(default_factory=list)  # per row, as stored now
+    partial_writes: int | None = None  # partial rank writes since the last full one
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -151,6 +157,9 @@ def load_inputs(
         labels = {row_of[rid]: y for rid, y in
                   project_labels(session, project_id=project_id, stage=stage).items()
                   if rid in row_of}
+    stored_ranks = dict(session.execute(sa.select(Record.id, Record.rank).where(
+        Record.project_id == project_id, Record.canonical_id.is_(None))).all())
+    last = latest_run(session, project_id=project_id, stage=stage)
     t3 = time.perf_counter()
     return RankingInputs(
         project_id=project_id, stage=stage, record_ids=ids, fields=fields or [], fingerprint=fp,
@@ -158,17 +167,18 @@ def load_inputs(
         protocol_text="\n".join([project.question, project.inclusion_criteria]),
         include_terms=list(project.include_terms or []),
         exclude_terms=list(project.exclude_terms or []),
-        calibration=_calibration_setting(session, project_id, stage, calibration),
+        calibration=_calibration_setting(last, calibration),
+        old_ranks=[stored_ranks.get(rid) for rid in ids],
+        partial_writes=None if last is None else int((last.metrics or {}).get("partial_writes", 0)),
         timings={"read_texts_s": t1 - t0, "read_labels_s": t2 - t1, "features_cache_s": t3 - t2},
     )
 
 
 def _calibration_setting(
-    session: Session, project_id: int, stage: str, given: dict[str, int] | None
+    last: ModelRun | None, given: dict[str, int] | None
 ) -> dict[str, int] | None:
     # the schema has no project setting for it: the latest model run carries it forward
     if given is None:
-        last = latest_run(session, project_id=project_id, stage=stage)
         given = (last.params or {}).get("calibration") if last is not None else None
     if not given or int(given.get("size", 0)) <= 0:
         return None
@@ -252,12 +262,16 @@ def store_ranking(session: Session, inputs: RankingInputs, result: RankingResult
                    n_labels=len(inputs.labels), n_included=n_inc, duration_s=0.0, metrics={})
     session.add(run)
     session.flush()
-    _write_ranks(session, inputs, result.scores, run.id)
+    full = (inputs.features_source == "built" or inputs.partial_writes is None
+            or inputs.partial_writes + 1 >= FULL_WRITE_EVERY)
+    written = _write_ranks(session, inputs, result.scores, run.id, full=full)
     t2 = time.perf_counter()
     timings = {**inputs.timings, **result.timings, "store_features_s": t1 - t0,
                "write_ranks_s": t2 - t1}
     run.duration_s = round(sum(timings.values()), 4)
     run.metrics = {"features": inputs.features_source, "n_records": len(inputs.record_ids),
+                   "ranks_written": written,
+                   "partial_writes": 0 if full else (inputs.partial_writes or 0) + 1,
                    "timings": {k: round(v, 4) for k, v in timings.items()}}
     log_event(session, action="ranking.retrain", object_type="model_run", object_id=run.id,
               project_id=inputs.project_id, user_id=None,
@@ -267,31 +281,50 @@ def store_ranking(session: Session, inputs: RankingInputs, result: RankingResult
     return run
 
 
-def _write_ranks(session: Session, inputs: RankingInputs, scores: np.ndarray, run_id: int) -> None:
+def _write_ranks(
+    session: Session, inputs: RankingInputs, scores: np.ndarray, run_id: int, *, full: bool
+) -> int:
+    """Write scores and ranks; returns how many records were written.
+
+    Not full: only the records ranked in the top RANK_WRITE_TOP now or before (and unranked
+    ones), so the top stays exact (ranks 1..K, everything else below K) at a fraction of the
+    writes. Rewriting a record rewrites its whole row, abstract included.
+    """
     # rank 1 = screen first; ties keep record order (stable sort on ids ascending)
     order = np.argsort(-scores, kind="stable")
     ranks = np.empty(order.size, dtype=np.int64)
     ranks[order] = np.arange(1, order.size + 1)
+    ids = np.asarray(inputs.record_ids, dtype=np.int64)
+    if not full and len(inputs.old_ranks) == ids.size:
+        old = np.array([r if r is not None else 0 for r in inputs.old_ranks], dtype=np.int64)
+        keep = (ranks <= RANK_WRITE_TOP) | (old <= RANK_WRITE_TOP)  # 0 = unranked
+        ids, scores, ranks = ids[keep], scores[keep], ranks[keep]
+    _update_ranks(session, ids.tolist(), scores.tolist(), ranks.tolist(), run_id)
+    # records merged into another since the last run leave the ranking
+    session.execute(sa.update(Record).where(
+        Record.project_id == inputs.project_id, Record.canonical_id.is_not(None),
+        Record.rank.is_not(None)).values(score=None, rank=None, model_run_id=None)
+        .execution_options(synchronize_session=False))
+    return int(ids.size)
+
+
+def _update_ranks(session: Session, ids: list[int], scores: list[float], ranks: list[int],
+                  run_id: int) -> None:
+    if not ids:
+        return
     if session.get_bind().dialect.name == "postgresql":
         # one set-based UPDATE from arrays: a single round trip instead of 10,000 statements
         session.execute(sa.text(
             "UPDATE records SET score = v.s, rank = v.r, model_run_id = :run "
             "FROM unnest(CAST(:ids AS integer[]), CAST(:scores AS double precision[]), "
             "CAST(:ranks AS integer[])) AS v(id, s, r) WHERE records.id = v.id"),
-            {"ids": inputs.record_ids, "scores": scores.tolist(), "ranks": ranks.tolist(),
-             "run": run_id})
-    elif inputs.record_ids:
-        table = cast(sa.Table, Record.__table__)
-        stmt = (sa.update(table).where(table.c.id == sa.bindparam("rid"))
-                .values(score=sa.bindparam("s"), rank=sa.bindparam("r"), model_run_id=run_id))
-        rows = [{"rid": rid, "s": s, "r": r} for rid, s, r in
-                zip(inputs.record_ids, scores.tolist(), ranks.tolist(), strict=True)]
-        session.connection().execute(stmt, rows)  # one executemany, not one ORM object each
-    # records merged into another since the last run leave the ranking
-    session.execute(sa.update(Record).where(
-        Record.project_id == inputs.project_id, Record.canonical_id.is_not(None),
-        Record.rank.is_not(None)).values(score=None, rank=None, model_run_id=None)
-        .execution_options(synchronize_session=False))
+            {"ids": ids, "scores": scores, "ranks": ranks, "run": run_id})
+        return
+    table = cast(sa.Table, Record.__table__)
+    stmt = (sa.update(table).where(table.c.id == sa.bindparam("rid"))
+            .values(score=sa.bindparam("s"), rank=sa.bindparam("r"), model_run_id=run_id))
+    rows = [{"rid": i, "s": sc, "r": r} for i, sc, r in zip(ids, scores, ranks, strict=True)]
+    session.connection().execute(stmt, rows)  # one executemany, not one ORM object each
 
 
 def retrain(
@@ -360,7 +393,7 @@ def request_retrain(
         return None
     queued = session.scalar(sa.select(Job).where(
         Job.kind == "retrain", Job.project_id == project_id, Job.status == "queued"))
-    if queued is not None and _age_s(queued.created_at) > RETRAIN_MAX_WAIT_S:
+    if queued is not None and age_s(queued.created_at) > RETRAIN_MAX_WAIT_S:
         return queued
     # a lead's explicit choice (ranker, calibration) survives the decisions queued after it
     params: dict[str, Any] = dict(queued.params or {}) if queued is not None else {}
@@ -371,66 +404,6 @@ def request_retrain(
         params["calibration"] = calibration
     return enqueue(session, kind="retrain", project_id=project_id, params=params,
                    delay_s=delay_s, debounce=True)
-
-
-def _age_s(when: datetime | None) -> float:
-    if when is None:
-        return 0.0
-    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-    return (utcnow() - aware).total_seconds()
-
-
-def latest_run(session: Session, *, project_id: int, stage: str = STAGE) -> ModelRun | None:
-    """The newest model run of a project's stage."""
-    return session.scalar(sa.select(ModelRun).where(
-        ModelRun.project_id == project_id, ModelRun.stage == stage)
-        .order_by(ModelRun.id.desc()).limit(1))
-
-
-@dataclass(frozen=True)
-class RankingStatus:
-    """How fresh the ranking is, for the screening page."""
-
-    run: ModelRun | None
-    labels_since: int  # decisions and resolutions made after the run was trained
-    queued: bool
-    running: bool
-    failed: str | None  # the message of the last retrain, if it failed
-
-    @property
-    def age(self) -> timedelta | None:
-        """Time since the ranking was written."""
-        return timedelta(seconds=_age_s(self.run.trained_at)) if self.run else None
-
-    @property
-    def age_text(self) -> str:
-        """The age in words: "just now", "5 min ago", "3 h ago", "2 days ago"."""
-        if self.age is None:
-            return "never"
-        s = self.age.total_seconds()
-        for limit, unit, div in ((60, "", 1), (3600, "min", 60), (86400, "h", 3600)):
-            if s < limit:
-                return "just now" if not unit else f"{int(s // div)} {unit} ago"
-        return f"{int(s // 86400)} days ago"
-
-
-def ranking_status(session: Session, *, project_id: int, stage: str = STAGE) -> RankingStatus:
-    """The latest model run, the labels made since, and whether a retrain is on its way."""
-    run = latest_run(session, project_id=project_id, stage=stage)
-    since = 0
-    if run is not None:
-        since = (session.scalar(sa.select(sa.func.count()).select_from(Decision).where(
-            Decision.project_id == project_id, Decision.stage == stage,
-            Decision.updated_at > run.trained_at)) or 0) + (session.scalar(
-            sa.select(sa.func.count()).select_from(Resolution).where(
-                Resolution.project_id == project_id, Resolution.stage == stage,
-                Resolution.created_at > run.trained_at)) or 0)
-    jobs = session.execute(sa.select(Job.status, Job.message).where(
-        Job.kind == "retrain", Job.project_id == project_id)
-        .order_by(Job.id.desc()).limit(5)).all()
-    statuses = {s for s, _ in jobs}
-    failed = jobs[0][1] if jobs and jobs[0][0] == "failed" else None
-    return RankingStatus(run, int(since), "queued" in statuses, "running" in statuses, failed)
 
 
 def rank_demo(session: Session, project: Project, users: dict[str, Any]) -> None:

@@ -242,3 +242,32 @@ def test_database_and_python_fingerprints_agree(session) -> None:
     ids, fp, _ = rf.records_fingerprint(session, project.id)
     py_ids, fields = rf.canonical_fields(session, project.id)
     assert ids == py_ids and fp == rf.fingerprint(py_ids, fields)
+
+
+def test_later_retrains_rewrite_only_the_top_and_keep_it_exact(session, monkeypatch) -> None:
+    monkeypatch.setattr(ranking, "RANK_WRITE_TOP", 3)
+    project, lead, reviewer, records = setup_project(session)
+    decide(session, records[0], lead, "include")
+    decide(session, records[-1], lead, "exclude")
+    first = ranking.retrain(session, project_id=project.id)  # features built: all written
+    assert first.metrics["ranks_written"] == len(records)
+    decide(session, records[1], lead, "include")
+    decide(session, records[-2], lead, "exclude")
+    second = ranking.retrain(session, project_id=project.id)
+    assert second.metrics["partial_writes"] == 1
+    assert 3 <= second.metrics["ranks_written"] <= 6
+    rows = session.execute(sa.select(Record.id, Record.rank, Record.score, Record.model_run_id)
+                           .where(Record.project_id == project.id)).all()
+    fresh = sorted((r for r in rows if r.model_run_id == second.id), key=lambda r: r.rank)
+    # the three best of the new model hold ranks 1..3; every other record ranks below them
+    assert [r.rank for r in fresh[:3]] == [1, 2, 3]
+    assert all(r.rank > 3 for r in rows if r.id not in {f.id for f in fresh[:3]})
+    assert min(r.score for r in fresh[:3]) >= max(
+        (r.score for r in fresh[3:]), default=float("-inf"))
+    nxt = next_record(session, project_id=project.id, reviewer_id=reviewer.id,
+                      stage="title_abstract")
+    assert nxt is not None and nxt.id == fresh[0].id
+    for _ in range(ranking.FULL_WRITE_EVERY - 2):
+        ranking.retrain(session, project_id=project.id)
+    assert ranking.retrain(session, project_id=project.id).metrics["ranks_written"] == len(
+        records)  # every FULL_WRITE_EVERY-th retrain rewrites all
