@@ -37,7 +37,7 @@ from review.services.dedup_graph import (
 from review.services.projects import LEAD, SCREEN, require_project
 from screening.dedup import DedupRecord, Pair, find_duplicates
 from screening.dedup.compare import compare_pairs
-from screening.dedup.normalise import Norm, normalise
+from screening.dedup.normalise import Norm, normalise, normalise_all
 from screening.dedup.rules import score as engine_score
 
 Progress = Callable[[float, str], None]
@@ -199,10 +199,15 @@ def _auto(pair: Pair) -> bool:
 
 def _group_clash(members: set[int], records: dict[int, DedupRecord], norms: dict[int, Norm]
                  ) -> str:
-    """The guard rail a group of these members would break, or "" (the engine's rails)."""
-    for m in members:
-        if m not in norms:
-            norms[m] = normalise(records[m])
+    """The guard rail a group of these members would break, or "" (the engine's rails).
+
+    Two lone records need no check: the engine's automatic rules already exclude a pair that
+    breaks a rail.
+    """
+    if len(members) == 2:
+        return ""
+    missing = [m for m in members if m not in norms]
+    norms.update(zip(missing, normalise_all([records[m] for m in missing]), strict=True))
     group = [norms[m] for m in members]
     years = {n.year for n in group if n.year}
     if len({n.doi for n in group if n.doi}) > 1:
