@@ -21,7 +21,7 @@ from review import jobs
 from review.errors import ConflictError, NotFound, ValidationError
 from review.models import SOURCE_KINDS, ImportBatch, Source, User
 from review.services.audit import log_event
-from review.services.import_io import parse_pieces, store_records
+from review.services.import_io import parse_pieces, store_records, unlist
 from review.services.projects import READ, SCREEN, require_project
 
 FORMAT_CHOICES = ("auto", *importers.FORMATS)
@@ -114,8 +114,11 @@ def preview(
         result = importers.parse(data, filename=filename, format=format, mapping=mapping)
     except importers.ImportFormatError as exc:
         return Preview(filename, sha, None, None, 0, [], [], {}, [], error=str(exc))
+    shown = result.records[:n]
+    for record in shown:
+        record.authors, record.keywords = unlist(record.authors), unlist(record.keywords)
     return Preview(filename, sha, result.format, result.encoding, len(result.records),
-                   result.records[:n], result.columns, result.mapping, result.problems)
+                   shown, result.columns, result.mapping, result.problems)
 
 
 OUTPUT_ENDINGS = {".ris": "ris", ".bib": "bibtex", ".csv": "csv", ".xlsx": "xlsx",

@@ -240,3 +240,14 @@ def test_large_ris_read_in_pieces_gives_the_same_records_and_lines(session, team
     locators = session.scalars(sa.select(Record.locator).where(Record.batch_id == report.batch_id)
                                .order_by(Record.id)).all()
     assert locators == [r.locator for r in whole.records]
+
+
+def test_list_literal_cells_become_lists(session, team) -> None:
+    # ASReview's CSV export writes authors as "['Marx, Karl', 'Lindgren, Astrid']".
+    path = shared_data("formats", "csv", "asreview__generic.csv")
+    report = _import(session, team, path.read_bytes(), path.name)
+    first = session.scalars(sa.select(Record).where(Record.batch_id == report.batch_id)
+                            .order_by(Record.id)).first()
+    assert first.authors == ["Marx, Karl", "Lindgren, Astrid"]
+    assert first.keywords == ["Pippi", "Nordwind", "Piraten"]
+    assert service.preview(path.read_bytes(), path.name).records[0].authors == first.authors
