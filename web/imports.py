@@ -155,7 +155,7 @@ def _with_preview(entry: dict[str, Any], data: bytes) -> dict[str, Any]:
         "format": p.format, "encoding": p.encoding, "n_records": p.n_records,
         "error": p.error, "columns": p.columns, "mapping": p.mapping,
         "problems": [[q.locator, q.reason] for q in p.problems[:50]],
-        "n_problems": len(p.problems),
+        "n_problems": len(p.problems), "partial": p.partial,
         "records": [{"title": r.title, "authors": r.authors[:3], "more": len(r.authors) > 3,
                      "year": r.year, "journal": r.journal, "doi": r.doi, "locator": r.locator,
                      "abstract": (r.abstract or "")[:300]} for r in p.records],

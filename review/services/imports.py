@@ -86,6 +86,9 @@ class Preview:
     problems: list[importers.Problem]
     error: str | None = None
     targets: tuple[str, ...] = TARGETS
+    # A large RIS file is previewed from its first piece: n_records is then an estimate and
+    # problems are those of that piece (the import itself checks every record).
+    partial: bool = False
 
 
 def sha256_of(data: bytes) -> str:
@@ -108,17 +111,22 @@ def preview(
 
     Returns:
         The preview; a file that cannot be read at all has ``error`` set instead of raising.
+        A large RIS file is read only in part (``partial``), so memory stays bounded.
     """
     sha = sha256_of(data)
     try:
-        result = importers.parse(data, filename=filename, format=format, mapping=mapping)
+        result, done = next(parse_pieces(data, filename=filename, format=format,
+                                         mapping=mapping))
     except importers.ImportFormatError as exc:
         return Preview(filename, sha, None, None, 0, [], [], {}, [], error=str(exc))
     shown = result.records[:n]
     for record in shown:
         record.authors, record.keywords = unlist(record.authors), unlist(record.keywords)
-    return Preview(filename, sha, result.format, result.encoding, len(result.records),
-                   shown, result.columns, result.mapping, result.problems)
+    count = len(result.records) + len(result.problems)
+    partial = done < len(data)
+    n_records = round(count * len(data) / done) if partial else len(result.records)
+    return Preview(filename, sha, result.format, result.encoding, n_records, shown,
+                   result.columns, result.mapping, result.problems, partial=partial)
 
 
 OUTPUT_ENDINGS = {".ris": "ris", ".bib": "bibtex", ".csv": "csv", ".xlsx": "xlsx",

@@ -237,6 +237,9 @@ def test_large_ris_read_in_pieces_gives_the_same_records_and_lines(session, team
     assert stored(session, team.project.id)["records"] == 0
     report = _import(session, team, data, "big.ris", skip_invalid=True)
     assert (report.n_imported, report.n_skipped) == (len(whole.records), 1)
+    glimpse = service.preview(data, "big.ris")
+    assert glimpse.partial and glimpse.records[0].locator == whole.records[0].locator
+    assert abs(glimpse.n_records - len(whole.records)) < len(whole.records) * 0.2
     locators = session.scalars(sa.select(Record.locator).where(Record.batch_id == report.batch_id)
                                .order_by(Record.id)).all()
     assert locators == [r.locator for r in whole.records]
