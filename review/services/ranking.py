@@ -4,7 +4,8 @@ The algorithms live in screening.ranking (pure code); this module reads the proj
 decisions, calls them, and writes the scores and ranks back with the model run that made them.
 A retrain is split in three steps (load, compute, store) so that the job can release the
 database between reading and writing: computing takes the longest and must never hold the lock
-reviewers need to record decisions.
+reviewers need to record decisions. The feature cache lives in ranking_features, the
+freshness shown on the screening page in ranking_status (both re-exported here).
 """
 
 from __future__ import annotations
