@@ -11,7 +11,7 @@ Speed: retrain + re-rank after one new label at 10,000 and 100,000 records.
     .venv/bin/python bench/ranking_bench.py quality [--ranker tfidf-svm] [--workers 2]
     .venv/bin/python bench/ranking_bench.py quality --with-asreview --asreview-sets a,b
     .venv/bin/python bench/ranking_bench.py stopping
-    .venv/bin/python bench/ranking_bench.py speed [--with-asreview]
+    .venv/bin/python bench/ranking_bench.py speed [--sizes 10000,100000] [--with-asreview]
 
 Runs are cached in bench/.cache-ranking/ (delete it to rerun from scratch).
 """
@@ -293,6 +293,7 @@ def main() -> None:
     ap.add_argument("--with-asreview", action="store_true")
     ap.add_argument("--asreview-sets", default="")
     ap.add_argument("--asreview-seeds", default="")
+    ap.add_argument("--sizes", default="10000,100000", help="speed: corpus sizes")
     ap.add_argument("--out", default="")
     args = ap.parse_args()
     t0 = time.perf_counter()

@@ -9,7 +9,13 @@ Typical use by the service::
 from .features import FEATURES_VERSION, Features, build_features, features_key, record_text
 from .metrics import METRIC_KEYS, order_metrics, records_to_recall, wss
 from .query import calibration_sample, labels_vector, protocol_order, rank, training_labels
-from .rankers import UNLABELLED, NaiveBayesRanker, TfidfLogRegRanker, TfidfSvmRanker
+from .rankers import (
+    UNLABELLED,
+    FastTfidfSvmRanker,
+    NaiveBayesRanker,
+    TfidfLogRegRanker,
+    TfidfSvmRanker,
+)
 from .registry import DEFAULT_RANKER, available_rankers, load_ranker
 from .report import read_labelled_csv, write_metrics_json, write_order_csv, write_recall_svg
 from .simulate import ScreeningOrder, SimulationResult, draw_priors, simulate
@@ -19,6 +25,7 @@ __all__ = [
     "FEATURES_VERSION",
     "METRIC_KEYS",
     "UNLABELLED",
+    "FastTfidfSvmRanker",
     "Features",
     "NaiveBayesRanker",
     "ScreeningOrder",

@@ -144,4 +144,7 @@ def build_features(
         matrix = sp.csr_matrix(np.ones((len(docs), 1)))
         return Features(matrix, FEATURES_VERSION, {}, np.ones(1))
     vocab = {str(k): int(v) for k, v in vec.vocabulary_.items()}
-    return Features(sp.csr_matrix(matrix), FEATURES_VERSION, vocab, vec.idf_.astype(np.float64))
+    matrix = sp.csr_matrix(matrix)
+    # sorted column indices once here, so no retrain has to sort its training rows again
+    matrix.sort_indices()
+    return Features(matrix, FEATURES_VERSION, vocab, vec.idf_.astype(np.float64))

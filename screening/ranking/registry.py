@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from typing import Any
 
-from .rankers import NaiveBayesRanker, TfidfLogRegRanker, TfidfSvmRanker
+from .rankers import FastTfidfSvmRanker, NaiveBayesRanker, TfidfLogRegRanker, TfidfSvmRanker
 
 __all__ = ["DEFAULT_RANKER", "ENTRY_POINT_GROUP", "available_rankers", "load_ranker"]
 
@@ -14,7 +14,8 @@ DEFAULT_RANKER = "tfidf-svm"
 ENTRY_POINT_GROUP = "sieve.rankers"
 
 _BUILTIN: dict[str, type] = {
-    cls.name: cls for cls in (TfidfSvmRanker, TfidfLogRegRanker, NaiveBayesRanker)
+    cls.name: cls
+    for cls in (TfidfSvmRanker, FastTfidfSvmRanker, TfidfLogRegRanker, NaiveBayesRanker)
 }
 
 

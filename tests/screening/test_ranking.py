@@ -186,3 +186,43 @@ def test_ranker_finds_includes_faster_than_random_on_a_real_set():
     found = result.order.labels[: budget + 2].sum() / data.labels.sum()
     # screening 10% at random finds about 10% of the includes; the ranker finds far more
     assert found >= 0.4
+
+
+def test_capped_solver_fits_without_a_convergence_warning(feats):
+    # pytest turns warnings into errors: a capped liblinear must stay silent on purpose
+    model = load_ranker("tfidf-svm-fast", max_iter=1, random_state=0)
+    scores = rank(feats, LABELS, ranker=model)
+    assert scores[2] > scores[7]
+
+
+def test_exclude_sample_keeps_every_include_and_depends_on_the_seed_only(feats):
+    many = {0: 1, 1: 1, 3: 0, 5: 0, 7: 0}
+
+    def scores(seed):
+        model = load_ranker("tfidf-svm-fast", max_excludes=1, random_state=seed)
+        return rank(feats, many, ranker=model)
+
+    np.testing.assert_array_equal(scores(4), scores(4))
+    # with one exclude sampled of three, both includes still pull records 2 and 6 up
+    assert scores(4)[2] > scores(4)[7] and scores(4)[6] > scores(4)[7]
+    # a cap above the number of excludes changes nothing: the exact fit
+    model = load_ranker("tfidf-svm-fast", max_excludes=10, max_iter=1000, random_state=0)
+    np.testing.assert_allclose(
+        rank(feats, many, ranker=model), rank(feats, many, ranker="tfidf-svm")
+    )
+
+
+@pytest.mark.skipif(not SETS.exists(), reason="shared screening data absent")
+def test_fast_ranker_orders_a_real_set_like_the_exact_one():
+    data = read_labelled_csv(SETS / "cohen_2006_adhd.csv")
+    f = build_features(data.texts)
+    rows = np.random.default_rng(0).permutation(len(data.texts))[:600]
+    labels = {int(r): int(data.labels[r]) for r in rows}
+    labels[int(np.flatnonzero(data.labels == 1)[0])] = 1
+    unscreened = np.setdiff1d(np.arange(len(data.texts)), list(labels))
+    exact = rank(f, labels, ranker="tfidf-svm")[unscreened]
+    fast = rank(f, labels, ranker="tfidf-svm-fast")[unscreened]  # 500 of the excludes
+    top = 50
+    overlap = np.intersect1d(np.argsort(-exact)[:top], np.argsort(-fast)[:top]).size
+    # the records a reviewer sees next are nearly the same ones
+    assert overlap >= 0.8 * top

@@ -130,3 +130,22 @@ def test_read_labelled_csv_names_file_and_line(tmp_path):
     with pytest.raises(ValueError, match="missing column"):
         (tmp_path / "c.csv").write_text("title,label_included\nA,1\n")
         read_labelled_csv(tmp_path / "c.csv")
+
+
+def test_batched_simulation_retrains_less_and_still_screens_everything():
+    texts, labels = _toy_set(n=300)
+    ids = list(range(len(texts)))
+    every = simulate(texts, labels, seed=2, prior_ids=[10, 11], stop_when_all_found=False)
+    batched = simulate(
+        texts, labels, seed=2, prior_ids=[10, 11], stop_when_all_found=False, batch_divisor=10
+    )
+    assert sorted(batched.order.record_ids) == ids
+    assert batched.order.record_ids[:2] == [10, 11]
+    assert len(every.iteration_s) == len(texts) - 2
+    # retrain after every n_labelled // 10 labels: far fewer fits than labels
+    assert len(batched.iteration_s) < len(texts) // 4
+    # a divisor so large that every step is one label is the unbatched simulation
+    same = simulate(
+        texts, labels, seed=2, prior_ids=[10, 11], stop_when_all_found=False, batch_divisor=10**9
+    )
+    assert same.order.record_ids == every.order.record_ids
