@@ -192,7 +192,8 @@ def run_scale(n: int, url: str | None) -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"| {n} | {' / '.join(f'{s:.1f}' for s in times)} | {inc['auto_recall']:.4f} | "
           f"{inc['false_merged']} | {inc['queue']} | {full_s:.1f} "
-          f"({full.auto_pairs} new auto, {full.pending_pairs} new pending) | "
+          f"({full.auto_pairs} new auto pairs, {full.merged} records merged, "
+          f"{full.pending_pairs} new pending) | "
           f"{decide_ms:.0f} | {undo_ms:.0f} | {peak_mb:.0f} |")
     print(f"  after the imports: {summary.describe()}")
 
