@@ -30,9 +30,10 @@ from flask_login import current_user, login_required
 from review import jobs_registry  # noqa: F401  (every job kind, for JOBS_INLINE runs)
 from review.errors import ConflictError, ValidationError
 from review.jobs import run_pending
-from review.models import Record
+from review.models import DuplicateCandidate, Record
 from review.services import dedup as service
 from review.services import dedup_queue as queries
+from review.services.dedup_graph import same_group
 from review.services.projects import LEAD, READ, SCREEN, role_in
 from web.auth import project_for
 from web.db import get_session
@@ -211,7 +212,13 @@ def undo(project_id: int, candidate_id: int) -> ResponseReturnValue:
     session.commit()
     if _fragment() and request.form.get("next") is None:
         return _render_queue(project_id, at)
-    flash("Undone.", "success")
+    pair = session.get(DuplicateCandidate, candidate_id)
+    if pair is not None and pair.status == "pending" and same_group(
+            session, project_id=project_id, a=pair.record_a_id, b=pair.record_b_id):
+        flash(f"Undone, but records {pair.record_a_id} and {pair.record_b_id} are still in one "
+              "group through other pairs: undo those too to separate them.", "info")
+    else:
+        flash("Undone.", "success")
     return _back(back)
 
 

@@ -33,6 +33,7 @@ from review.services.dedup_graph import (
     regroup,
     rejected_around,
     rejected_partners,
+    same_group,
 )
 from review.services.projects import LEAD, SCREEN, require_project
 from screening.dedup import DedupRecord, Pair, find_duplicates
@@ -343,13 +344,14 @@ def decide_pair(
             a, b, rejected_around(session, project_id=project_id, ids=around)):
         raise ConflictError("merging these would join records a lead marked as not "
                             "duplicates; undo that decision first")
-    if not is_duplicate and cand.status == "pending" and groups.find(a) == groups.find(b):
-        raise ConflictError("these records are in one group through other pairs; undo those "
-                            "merges first")
     before = _state(cand)
     cand.status = "confirmed" if is_duplicate else "rejected"
     cand.decided_by_id, cand.decided_at = lead_id, utcnow()
     session.flush()
+    if not is_duplicate and same_group(session, project_id=project_id, a=a, b=b):
+        # A rejected pair never sits inside a group (the caller rolls back).
+        raise ConflictError("these records are in one group through other pairs; undo those "
+                            "merges first")
     changes = regroup(session, project_id=project_id, touched={a, b})
     log_event(session, action="dedup.decide", object_type="duplicate_candidate",
               object_id=cand.id, project_id=project_id, user_id=lead_id, before=before,

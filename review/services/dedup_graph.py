@@ -206,6 +206,12 @@ def local_components(session: Session, *, project_id: int, ids: Iterable[int]
     return groups, canon
 
 
+def same_group(session: Session, *, project_id: int, a: int, b: int) -> bool:
+    """Whether the merged pairs (as stored now) join records a and b."""
+    groups, _canon = local_components(session, project_id=project_id, ids=(a, b))
+    return groups.find(a) == groups.find(b)
+
+
 def rejected_around(session: Session, *, project_id: int, ids: Iterable[int]
                     ) -> dict[int, set[int]]:
     """Like ``rejected_partners``, for the records of ``ids`` only."""

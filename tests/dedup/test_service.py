@@ -357,3 +357,36 @@ def test_a_new_copy_settles_a_pending_pair_and_an_undo_reopens_it(session, team)
     views, total = pending_queue(session, project_id=team.project.id, user_id=team.lead.id,
                                  limit=5)
     assert total == 2 and pair.id in {v.candidate.id for v in views}
+
+
+def test_a_group_is_re_formed_from_the_pairs_that_remain(session, team):
+    a, b, c = (paper(session, team.project, abstract=extra) for extra in ("A.", None, "A. B."))
+    session.commit()
+    service.dedup_new_records(session, project_id=team.project.id)
+    session.commit()
+    pairs = {(p.record_a_id, p.record_b_id): p for p in session.scalars(
+        sa.select(DuplicateCandidate))}
+    assert set(pairs) == {(a.id, b.id), (a.id, c.id), (b.id, c.id)}
+    assert {p.status for p in pairs.values()} == {"auto"}
+    # b and c stay joined through a: rejecting b-c alone would hide a rejection in a group.
+    with pytest.raises(ConflictError, match="one group through other pairs"):
+        service.decide_pair(session, project_id=team.project.id,
+                            candidate_id=pairs[(b.id, c.id)].id, lead_id=team.lead.id,
+                            is_duplicate=False)
+    session.rollback()
+    service.undo(session, project_id=team.project.id, candidate_id=pairs[(b.id, c.id)].id,
+                 lead_id=team.lead.id)
+    session.commit()
+    assert len({r.canonical_id or r.id for r in session.scalars(sa.select(Record))}) == 1
+    service.undo(session, project_id=team.project.id, candidate_id=pairs[(a.id, c.id)].id,
+                 lead_id=team.lead.id)
+    session.commit()
+    session.expire_all()
+    heads = {r.id: r.canonical_id or r.id for r in session.scalars(sa.select(Record))}
+    assert heads[a.id] == heads[b.id] != heads[c.id]
+    service.decide_pair(session, project_id=team.project.id,
+                        candidate_id=pairs[(b.id, c.id)].id, lead_id=team.lead.id,
+                        is_duplicate=False)
+    session.commit()
+    session.refresh(pairs[(b.id, c.id)])
+    assert pairs[(b.id, c.id)].status == "rejected"
