@@ -1,10 +1,12 @@
-"""Deduplication in a review: run the engine, store candidate pairs, merge, decide and undo.
+"""Deduplication in a review: run the engine, store candidate pairs, merge; the job and demo.
 
 Groups are the connected components of the pairs whose status is "auto" or "confirmed"; every
 record of a group except the kept one points at it through ``records.canonical_id``. The
-canonical ids are always re-derived from the pairs (``_regroup``), so any sequence of decisions
-and undos leaves the same state as the pairs it ends with. Nothing is ever deleted: a duplicate
-keeps its batch (and so its source) for PRISMA's counts per source.
+canonical ids are always re-derived from the pairs (``dedup_graph.regroup``), so any sequence
+of decisions and undos leaves the same state as the pairs it ends with. Nothing is ever
+deleted: a duplicate keeps its batch (and so its source) for PRISMA's counts per source.
+Leads' decisions live in ``dedup_decisions`` (re-exported here), the pages' reads in
+``dedup_queue``.
 """
 
 from __future__ import annotations
@@ -12,34 +14,33 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from review.db import utcnow
-from review.errors import ConflictError, NotFound, ValidationError
+from review.errors import NotFound
 from review.jobs import enqueue, handler
 from review.models import AuditEvent, DuplicateCandidate, Job, Project, Record
 from review.services.audit import log_event
+from review.services.dedup_decisions import (
+    bulk_accept,
+    decide_pair,
+    flag_duplicate,
+    reasons_json,
+    undo,
+)
 from review.services.dedup_graph import (
-    MERGED,
     load_dedup_records,
-    local_components,
+    lock_groups,
     merged_components,
     open_pending,
     regroup,
-    rejected_around,
     rejected_partners,
-    same_group,
 )
-from review.services.projects import LEAD, SCREEN, require_project
+from review.services.projects import LEAD, require_project
 from screening.dedup import DedupRecord, Pair, find_duplicates
-from screening.dedup.compare import compare_pairs
-from screening.dedup.normalise import Norm, normalise, normalise_all
-from screening.dedup.rules import score as engine_score
+from screening.dedup.normalise import Norm, normalise_all
 
 Progress = Callable[[float, str], None]
 
@@ -49,7 +50,7 @@ class DedupSummary:
     """What one deduplication run did, and the project's state after it."""
 
     records: int  # records in the project
-    compared: int  # records given to the engine (new ones plus one per existing group)
+    compared: int  # records given to the engine (all of them; 0 when nothing was new)
     new_records: int  # records compared as new (every record on a full run)
     auto_pairs: int  # automatic pairs stored by this run
     pending_pairs: int  # pairs stored for review by this run
@@ -76,8 +77,9 @@ def dedup_new_records(
     Args:
         session: The session (flushed, not committed).
         project_id: The project.
-        new_record_ids: Records just imported: only pairs with one of them are compared, the
-            others taking part as one record per existing group. None compares every record.
+        new_record_ids: Records just imported: only pairs with one of them are compared
+            (every record takes part, so a new one meets each stored copy of its work).
+            None compares every pair.
         user_id: Who asked (None for the background job and the command line).
         progress: Called with (fraction, message) between phases, before anything is
             written: a job commits its progress there, so the writes remain one transaction.
@@ -103,7 +105,7 @@ def dedup_new_records(
                              else {str(i) for i in new}) if new else None
     if progress:
         progress(0.7, "storing pairs and groups")
-    _lock_groups(session, project_id)
+    lock_groups(session, project_id)
     stored = _store_pairs(session, project_id, result.pairs if result else [], records,
                           old=set() if new_record_ids is None else records.keys() - new)
     changes = regroup(session, project_id=project_id, touched=stored.touched, details=records)
@@ -151,7 +153,7 @@ def _store_pairs(session: Session, project_id: int, pairs: list[Pair],
         a, b = sorted((int(pair.a), int(pair.b)))
         if (a, b) in existing or groups.kept_apart(a, b, rejected):
             continue
-        reasons = [r for r in _reasons(pair) if _OLD_RUN_GUARD not in r["note"]]
+        reasons = [r for r in reasons_json(pair) if _OLD_RUN_GUARD not in r["note"]]
         status = "auto" if _auto(pair) else "pending"
         clash = ""
         if status == "auto" and groups.find(a) != groups.find(b):
@@ -220,11 +222,6 @@ def _group_clash(members: set[int], records: dict[int, DedupRecord], norms: dict
     if len({n.cochrane for n in group if n.cochrane}) > 1:
         return "would merge different Cochrane review versions"
     return ""
-
-
-def _reasons(pair: Pair) -> list[dict[str, Any]]:
-    # Plain dicts for the JSON column (dataclasses.asdict deep-copies: 1 ms a pair).
-    return [{"field": r.field, "similarity": r.similarity, "note": r.note} for r in pair.reasons]
 
 
 def _summary(session: Session, project_id: int, *, compared: int, new: int, stored: _Stored,
@@ -298,195 +295,6 @@ def demo_step(session: Session, project: Project, users: dict[str, Any]) -> None
     """The demo's deduplication: the whole project, run as its lead (after the import step)."""
     lead = next((u for email, u in users.items() if email.startswith("lead")), None)
     dedup_new_records(session, project_id=project.id, user_id=lead.id if lead else None)
-
-
-def _lock_groups(session: Session, project_id: int) -> None:
-    """Serialise the changes to a project's groups (a run, decisions, undos, flags).
-
-    PostgreSQL: a row lock on the project that does not block inserts referencing it (NO KEY
-    UPDATE); SQLite: writers already hold the database's write lock.
-    """
-    session.execute(sa.select(Project.id).where(Project.id == project_id)
-                    .with_for_update(key_share=True))
-
-
-def _candidate(session: Session, project_id: int, candidate_id: int) -> DuplicateCandidate:
-    cand = session.get(DuplicateCandidate, candidate_id)
-    if cand is None or cand.project_id != project_id:
-        raise NotFound(f"no candidate pair {candidate_id}")
-    return cand
-
-
-def _state(cand: DuplicateCandidate) -> dict[str, Any]:
-    return {"status": cand.status, "decided_by_id": cand.decided_by_id,
-            "decided_at": cand.decided_at.isoformat() if cand.decided_at else None}
-
-
-def decide_pair(
-    session: Session, *, project_id: int, candidate_id: int, lead_id: int, is_duplicate: bool
-) -> DuplicateCandidate:
-    """A lead decides a pending (or automatic) pair: duplicate merges, not-duplicate keeps apart.
-
-    A rejected pair is never proposed again, and no merge may later join its two records.
-
-    Raises:
-        ConflictError: The pair was decided already (undo it first), or merging it would join
-            two records a lead marked as not duplicates.
-    """
-    require_project(session, project_id=project_id, user_id=lead_id, roles=LEAD)
-    _lock_groups(session, project_id)
-    cand = _candidate(session, project_id, candidate_id)
-    if cand.status in ("confirmed", "rejected"):
-        raise ConflictError(f"pair {cand.id} was already decided ({cand.status}); undo it first")
-    a, b = cand.record_a_id, cand.record_b_id
-    groups, around = local_components(session, project_id=project_id, ids=(a, b))
-    if is_duplicate and cand.status == "pending" and groups.kept_apart(
-            a, b, rejected_around(session, project_id=project_id, ids=around)):
-        raise ConflictError("merging these would join records a lead marked as not "
-                            "duplicates; undo that decision first")
-    before = _state(cand)
-    cand.status = "confirmed" if is_duplicate else "rejected"
-    cand.decided_by_id, cand.decided_at = lead_id, utcnow()
-    session.flush()
-    if not is_duplicate and same_group(session, project_id=project_id, a=a, b=b):
-        # A rejected pair never sits inside a group (the caller rolls back).
-        raise ConflictError("these records are in one group through other pairs; undo those "
-                            "merges first")
-    changes = regroup(session, project_id=project_id, touched={a, b})
-    log_event(session, action="dedup.decide", object_type="duplicate_candidate",
-              object_id=cand.id, project_id=project_id, user_id=lead_id, before=before,
-              after={**_state(cand), "canonical_changes": {str(k): v for k, v in changes.items()}})
-    session.flush()
-    return cand
-
-
-def undo(session: Session, *, project_id: int, candidate_id: int, lead_id: int
-         ) -> DuplicateCandidate:
-    """Undo a pair's decision or automatic merge; the groups are re-formed from the rest.
-
-    A decided pair returns to the state it had before the decision (pending, or an automatic
-    merge); an automatic merge returns to the queue as a pending pair.
-
-    Raises:
-        ConflictError: The pair is pending: there is nothing to undo.
-    """
-    require_project(session, project_id=project_id, user_id=lead_id, roles=LEAD)
-    _lock_groups(session, project_id)
-    cand = _candidate(session, project_id, candidate_id)
-    if cand.status == "pending":
-        raise ConflictError(f"pair {cand.id} is pending: nothing to undo")
-    before = _state(cand)
-    previous: dict[str, Any] = {"status": "pending", "decided_by_id": None, "decided_at": None}
-    if cand.status != "auto":
-        last = session.scalar(sa.select(AuditEvent).where(
-            AuditEvent.object_type == "duplicate_candidate", AuditEvent.object_id == cand.id,
-            AuditEvent.action == "dedup.decide").order_by(AuditEvent.id.desc()).limit(1))
-        if last is not None and last.before:
-            previous = last.before
-    cand.status = previous["status"]
-    cand.decided_by_id = previous.get("decided_by_id")
-    cand.decided_at = _parse_time(previous.get("decided_at"))
-    session.flush()
-    changes = regroup(session, project_id=project_id, touched={cand.record_a_id, cand.record_b_id})
-    log_event(session, action="dedup.undo", object_type="duplicate_candidate", object_id=cand.id,
-              project_id=project_id, user_id=lead_id, before=before,
-              after={**_state(cand), "canonical_changes": {str(k): v for k, v in changes.items()}})
-    session.flush()
-    return cand
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def bulk_accept(session: Session, *, project_id: int, lead_id: int, min_score: float) -> int:
-    """Confirm every pending pair scoring at least ``min_score`` (0..1), strongest first.
-
-    Pairs that would join records a lead kept apart are left pending. Each confirmed pair gets
-    its own audit event, so each can be undone alone. Returns how many were confirmed.
-    """
-    require_project(session, project_id=project_id, user_id=lead_id, roles=LEAD)
-    _lock_groups(session, project_id)
-    if not 0.0 <= min_score <= 1.0:
-        raise ValidationError("the threshold is a score between 0 and 1", field="min_score")
-    pending = session.scalars(open_pending(project_id).where(
-        DuplicateCandidate.score >= min_score)
-        .order_by(DuplicateCandidate.score.desc(), DuplicateCandidate.id)).all()
-    groups = merged_components(session, project_id=project_id)
-    rejected = rejected_partners(session, project_id=project_id)
-    now, accepted = utcnow(), 0
-    touched: set[int] = set()
-    for cand in pending:
-        a, b = cand.record_a_id, cand.record_b_id
-        if groups.kept_apart(a, b, rejected):
-            continue
-        before = _state(cand)
-        groups.union(a, b)
-        cand.status, cand.decided_by_id, cand.decided_at = "confirmed", lead_id, now
-        touched.update((a, b))
-        accepted += 1
-        log_event(session, action="dedup.decide", object_type="duplicate_candidate",
-                  object_id=cand.id, project_id=project_id, user_id=lead_id, before=before,
-                  after={**_state(cand), "bulk_min_score": min_score})
-    session.flush()
-    changes = regroup(session, project_id=project_id, touched=touched)
-    log_event(session, action="dedup.bulk_accept", object_type="project", object_id=project_id,
-              project_id=project_id, user_id=lead_id,
-              after={"min_score": min_score, "accepted": accepted,
-                     "canonical_changes": {str(k): v for k, v in changes.items()}})
-    session.flush()
-    return accepted
-
-
-def flag_duplicate(
-    session: Session, *, project_id: int, record_id: int, other_record_id: int, user_id: int
-) -> DuplicateCandidate:
-    """A reviewer (or lead) flags two records as a possible duplicate: a pending pair.
-
-    Raises:
-        ValidationError: The two ids are the same record.
-        ConflictError: The pair is already merged, or a lead marked it as not duplicates.
-    """
-    require_project(session, project_id=project_id, user_id=user_id, roles=SCREEN)
-    _lock_groups(session, project_id)
-    if record_id == other_record_id:
-        raise ValidationError("a record cannot duplicate itself", field="other_record_id")
-    a, b = sorted((record_id, other_record_id))
-    records = load_dedup_records(session, project_id=project_id, ids=[a, b])
-    if len(records) != 2:
-        raise NotFound("no such record in this project")
-    cand = session.scalar(sa.select(DuplicateCandidate).where(
-        DuplicateCandidate.record_a_id == a, DuplicateCandidate.record_b_id == b))
-    if cand is not None and cand.status in MERGED:
-        raise ConflictError("these records are already merged")
-    if cand is not None and cand.status == "rejected":
-        raise ConflictError("a lead already decided these records are not duplicates")
-    groups, _around = local_components(session, project_id=project_id, ids=(a, b))
-    if cand is None and groups.find(a) == groups.find(b):
-        raise ConflictError("these records are already in the same group of duplicates")
-    if cand is None:
-        pair_score, reasons = _score_pair(records[a], records[b])
-        cand = DuplicateCandidate(project_id=project_id, record_a_id=a, record_b_id=b,
-                                  score=pair_score, status="pending", reasons=reasons)
-        session.add(cand)
-    cand.flagged_by_id = cand.flagged_by_id or user_id
-    session.flush()
-    log_event(session, action="dedup.flag", object_type="duplicate_candidate", object_id=cand.id,
-              project_id=project_id, user_id=user_id, after={"record_a_id": a, "record_b_id": b})
-    return cand
-
-
-def _score_pair(a: DedupRecord, b: DedupRecord) -> tuple[float, list[dict[str, Any]]]:
-    """The engine's score and reasons for one flagged pair (its plain score if it saw none)."""
-    flag = {"field": "flag", "similarity": None, "note": "flagged by a reviewer while screening"}
-    result = find_duplicates([a, b], workers=1)
-    if result.pairs:
-        pair = result.pairs[0]
-        return pair.score, [flag, *_reasons(pair)]
-    features = compare_pairs([normalise(a), normalise(b)], np.array([[0, 1]]), workers=1)
-    value = round(float(engine_score(features)[0]), 4)
-    return value, [flag, {"field": "rule", "similarity": None,
-                          "note": "the engine found too little in common to propose this pair"}]
 
 
 __all__ = ["DedupSummary", "bulk_accept", "decide_pair", "dedup_new_records", "demo_step",

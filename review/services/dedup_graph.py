@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from review.models import Decision, DuplicateCandidate, ImportBatch, Record, Source
+from review.models import Decision, DuplicateCandidate, ImportBatch, Project, Record, Source
 from screening.dedup import DedupRecord, choose_kept
 
 MERGED = ("auto", "confirmed")
@@ -273,3 +273,13 @@ def _apply(session: Session, changes: dict[int, list[int | None]]) -> None:
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Record) and obj.id in changes:
             session.expire(obj, ["canonical_id"])
+
+
+def lock_groups(session: Session, project_id: int) -> None:
+    """Serialise the changes to a project's groups (a run, decisions, undos, flags).
+
+    PostgreSQL: a row lock on the project that does not block inserts referencing it (NO KEY
+    UPDATE); SQLite: writers already hold the database's write lock.
+    """
+    session.execute(sa.select(Project.id).where(Project.id == project_id)
+                    .with_for_update(key_share=True))
