@@ -154,12 +154,16 @@ def main() -> None:
         for a, r, p in arms
         if s in base[n]
     ]
+    key = [(t[0], t[1], t[3]) for t in tasks]
     if args.cached_only:
-        done = {t: json.loads(_path(t).read_text()) for t in tasks if _path(t).exists()}
+        results = {
+            k: json.loads(_path(t).read_text())
+            for k, t in zip(key, tasks, strict=True)
+            if _path(t).exists()
+        }
     else:
         with Pool(args.workers) as pool:
-            done = dict(zip(tasks, pool.map(run, tasks, chunksize=1), strict=True))
-    results = {(t[0], t[1], t[3]): r for t, r in done.items()}
+            results = dict(zip(key, pool.map(run, tasks, chunksize=1), strict=True))
     summary = table(arms, results, base)
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=1))

@@ -19,8 +19,8 @@ from sklearn.preprocessing import normalize
 
 __all__ = ["FEATURES_VERSION", "Features", "build_features", "features_key", "record_text"]
 
-#: Bump when the recipe changes so that cached features are rebuilt.
-FEATURES_VERSION = "tfidf-w12-f64-1"
+#: Bump when the recipe changes so that cached features are rebuilt (2: indices sorted).
+FEATURES_VERSION = "tfidf-w12-f64-2"
 
 _SPACE = re.compile(r"\s+")
 
