@@ -106,8 +106,15 @@ def queue_head(
         .order_by(ScreeningClaim.expires_at.desc()).limit(1))
     if held is not None:
         return held
-    return (_first(session, queue_conditions(project, reviewer_id, stage, claims_at=now))
-            or _first(session, conditions))
+    return _unclaimed_first(session, project, reviewer_id, stage)
+
+
+def _unclaimed_first(session: Session, project: Project, reviewer_id: int, stage: str
+                     ) -> Record | None:
+    # Records enough others are reading are skipped, unless every open record is.
+    claimed = queue_conditions(project, reviewer_id, stage, claims_at=utcnow())
+    return (_first(session, claimed)
+            or _first(session, queue_conditions(project, reviewer_id, stage)))
 
 
 def _first(session: Session, conditions: list[Any]) -> Record | None:
@@ -136,8 +143,8 @@ def claim_next(
     if record_id is not None:
         record = queue_head(session, project=project, reviewer_id=reviewer_id, stage=stage,
                             record_id=record_id)
-    record = record or queue_head(session, project=project, reviewer_id=reviewer_id,
-                                  stage=stage)
+    # Its own claims are gone, so the queue head is the first record others do not fill.
+    record = record or _unclaimed_first(session, project, reviewer_id, stage)
     if record is not None:
         try:
             with session.begin_nested():
