@@ -6,6 +6,7 @@ files of 100,000 records.
 
 from __future__ import annotations
 
+import ast
 import html
 import re
 from collections.abc import Iterable
@@ -191,9 +192,26 @@ def normalise_language(value: Any) -> str | None:
     return _LANGUAGES.get(key, key) or None
 
 
+def list_literal(value: Any) -> Any:
+    """A cell holding a Python list literal ("['Marx, Karl', 'Lindgren, A.']"), as a list.
+
+    ASReview's CSV exports write authors and keywords that way; anything else is returned as is.
+    """
+    if not (isinstance(value, str) and value.startswith("[") and value.endswith("]")):
+        return value
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return value
+    if isinstance(parsed, list) and all(isinstance(v, str) for v in parsed):
+        return [v.strip() for v in parsed if v.strip()]
+    return value
+
+
 def normalise_keywords(value: Any) -> list[str]:
     """Keywords as a de-duplicated list; one string is split on ";" and new lines."""
     items: Iterable[Any]
+    value = list_literal(value)
     if value is None:
         return []
     items = value if isinstance(value, list) else [value]
@@ -259,6 +277,7 @@ def first_str(value: Any, joiner: str | None = None) -> str | None:
 
 def authors_from(value: Any) -> list[str]:
     """Authors from a list of names or one delimited string, normalised."""
+    value = list_literal(value)
     if not value:
         return []
     if isinstance(value, str):

@@ -9,7 +9,6 @@ the whole file. Everything else (other formats, small files) is parsed whole.
 
 from __future__ import annotations
 
-import ast
 import codecs
 import re
 from collections.abc import Callable, Iterator
@@ -146,28 +145,11 @@ def store_records(
             progress(offset + end, total)
 
 
-def unlist(values: list[str]) -> list[str]:
-    """A list cell written as a Python list literal ("['Marx, Karl', 'Lindgren, A']"), split.
-
-    ASReview's CSV exports write authors and keywords that way and `importers` keeps the
-    literal as one author; until it splits them itself, this does.
-    """
-    if len(values) != 1 or not values[0].startswith("[") or not values[0].endswith("]"):
-        return values
-    try:
-        parsed = ast.literal_eval(values[0])
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return values
-    if isinstance(parsed, list) and all(isinstance(v, str) for v in parsed):
-        return [v.strip() for v in parsed if v.strip()]
-    return values
-
-
 def _row(
     rec: importers.Record, project_id: int, batch_id: int, now: datetime, nul: bool
 ) -> dict[str, Any]:
     row: dict[str, Any] = {name: getattr(rec, name) for name in _FIELDS}
-    row["authors"], row["keywords"] = unlist(rec.authors), unlist(rec.keywords)
+    row["authors"], row["keywords"] = rec.authors, rec.keywords
     row.update(project_id=project_id, batch_id=batch_id, source_record_id=rec.source_id,
                raw=rec.raw, locator=rec.locator, created_at=now)
     if nul:

@@ -21,7 +21,7 @@ from review import jobs
 from review.errors import ConflictError, NotFound, ValidationError
 from review.models import SOURCE_KINDS, ImportBatch, Source, User
 from review.services.audit import log_event
-from review.services.import_io import parse_pieces, store_records, unlist
+from review.services.import_io import parse_pieces, store_records
 from review.services.projects import READ, SCREEN, require_project
 
 FORMAT_CHOICES = ("auto", *importers.FORMATS)
@@ -120,8 +120,6 @@ def preview(
     except importers.ImportFormatError as exc:
         return Preview(filename, sha, None, None, 0, [], [], {}, [], error=str(exc))
     shown = result.records[:n]
-    for record in shown:
-        record.authors, record.keywords = unlist(record.authors), unlist(record.keywords)
     count = len(result.records) + len(result.problems)
     partial = done < len(data)
     n_records = round(count * len(data) / done) if partial else len(result.records)

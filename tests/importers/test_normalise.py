@@ -139,3 +139,11 @@ def test_make_record_keeps_raw_and_locator() -> None:
     assert record.raw == raw
     assert record.locator == "line 3"
     assert record.year == 2020
+
+
+def test_python_list_literal_cells_are_split() -> None:
+    from importers.normalise import authors_from, normalise_keywords
+
+    assert authors_from("['Marx, Karl', 'Lindgren, Astrid']") == ["Marx, Karl", "Lindgren, Astrid"]
+    assert normalise_keywords("['nudge', 'default option']") == ["nudge", "default option"]
+    assert authors_from("[Anonymous]") == ["[Anonymous]"]  # not a literal: kept as a name
