@@ -21,6 +21,9 @@ from review.db import Base, make_engine
 from review.services import users as user_service
 from web import create_app
 
+# The live server and Chromium fixtures, registered once for every test folder.
+pytest_plugins = ["tests.browser_fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 PG_URL = os.environ.get("TEST_DATABASE_URL")

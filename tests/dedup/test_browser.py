@@ -7,13 +7,6 @@ import sqlalchemy as sa
 
 from review.models import DuplicateCandidate, Record
 from review.services import dedup as service
-from tests.browser.conftest import (  # noqa: F401  (the live server and browser fixtures)
-    browser_page,
-    chromium,
-    live_server,
-    new_page,
-    sign_in,
-)
 from tests.conftest import PASSWORD
 from tests.factories import make_project, make_user
 
@@ -23,7 +16,7 @@ TOPICS = ("youth employment in London boroughs", "homelessness among rough sleep
 
 
 @pytest.fixture
-def queue_of_three(live_server):  # noqa: F811
+def queue_of_three(live_server):
     with live_server.session() as session:
         lead = make_user(session)
         project = make_project(session, lead=lead)
@@ -40,7 +33,7 @@ def queue_of_three(live_server):  # noqa: F811
         return {"pid": project.id, "lead": lead.email, "pairs": ids}
 
 
-def statuses(live_server):  # noqa: F811
+def statuses(live_server):
     with live_server.session() as session:
         return list(session.scalars(sa.select(DuplicateCandidate.status).order_by(
             DuplicateCandidate.score.desc(), DuplicateCandidate.id)))
@@ -51,7 +44,7 @@ def shows(page, candidate_id: int) -> None:
 
 
 def test_lead_decides_pairs_with_the_keyboard(
-        live_server, browser_page, sign_in, queue_of_three):  # noqa: F811
+        live_server, browser_page, sign_in, queue_of_three):
     page, (p1, p2, p3) = browser_page, queue_of_three["pairs"]
     url = f"{live_server.url}/projects/{queue_of_three['pid']}/dedup/"
     sign_in(page, queue_of_three["lead"], PASSWORD)

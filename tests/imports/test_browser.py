@@ -9,18 +9,11 @@ import pytest
 
 from review.services import import_io
 from review.services import imports as service
-from tests.browser import conftest as browser_fixtures
 from tests.conftest import PASSWORD, shared_data
 from tests.factories import make_project, make_user
 from tests.imports.conftest import ris_records_in, stored
 
 pytestmark = pytest.mark.browser
-# The browser area's fixtures: the served app, Chromium, pages, signing in.
-live_server = browser_fixtures.live_server
-chromium = browser_fixtures.chromium
-new_page = browser_fixtures.new_page
-browser_page = browser_fixtures.browser_page
-sign_in = browser_fixtures.sign_in
 
 
 def _many_records(text: str, n: int) -> str:
