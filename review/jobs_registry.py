@@ -2,5 +2,7 @@
 
 One import line per area.
 """
-from review.services import ranking  # noqa: F401  (retrain)
-from review.services import dedup  # noqa: F401  (dedup)
+from review.services import (
+    dedup,  # noqa: F401  (dedup)
+    ranking,  # noqa: F401  (retrain)
+)

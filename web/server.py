@@ -8,9 +8,9 @@ import threading
 
 import click
 
+from review import jobs_registry  # noqa: F401  (registers every job handler)
 from review.config import database_url
 from review.db import make_engine, make_sessionmaker
-from review import jobs_registry  # noqa: F401  (registers every job handler)
 from review.jobs import Worker
 
 
