@@ -15,7 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from screening.ranking import FEATURES_VERSION, Features, build_features, rank, read_labelled_csv
+from screening.ranking import (
+    DEFAULT_RANKER,
+    FEATURES_VERSION,
+    Features,
+    build_features,
+    rank,
+    read_labelled_csv,
+)
 
 HERE = Path(__file__).resolve().parent
 SETS = HERE.parents[1] / "shared" / "data" / "screening"
@@ -138,7 +145,7 @@ def asreview_speed(n: int, label_counts: tuple[int, ...]) -> dict:
 
 def speed_main(args: argparse.Namespace) -> dict:
     """Speed table: exact ELAS recipe and the fast default at 10k and 100k records."""
-    rankers = ("tfidf-svm", "tfidf-svm-fast")
+    rankers = tuple(dict.fromkeys(("tfidf-svm", "tfidf-svm-fast", DEFAULT_RANKER)))
     sizes = [int(x) for x in (getattr(args, "sizes", "") or "10000,100000").split(",")]
     print(f"load average before: {os.getloadavg()}")
     rows = []

@@ -9,8 +9,10 @@ from .rankers import FastTfidfSvmRanker, NaiveBayesRanker, TfidfLogRegRanker, Tf
 
 __all__ = ["DEFAULT_RANKER", "ENTRY_POINT_GROUP", "available_rankers", "load_ranker"]
 
-#: Stable name of the default ranker (stored with each model run).
-DEFAULT_RANKER = "tfidf-svm"
+#: Stable name of the default ranker (stored with each model run): ELAS u4's SVM with a bounded
+#: fit, as good as the exact fit in paired simulations and fast at 100,000 records
+#: (bench/RESULTS.md, Ranking). "tfidf-svm" stays registered as the exact ELAS u4 recipe.
+DEFAULT_RANKER = "tfidf-svm-fast"
 ENTRY_POINT_GROUP = "sieve.rankers"
 
 _BUILTIN: dict[str, type] = {
