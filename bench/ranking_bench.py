@@ -13,7 +13,8 @@ Speed: retrain + re-rank after one new label at 10,000 and 100,000 records.
     .venv/bin/python bench/ranking_bench.py stopping
     .venv/bin/python bench/ranking_bench.py speed [--sizes 10000,100000] [--with-asreview]
 
-Runs are cached in bench/.cache-ranking/ (delete it to rerun from scratch).
+Runs are cached in bench/.cache-ranking/ (delete it to rerun from scratch). Paired comparisons
+of ranker variants (same priors, optionally batched retraining): bench/ranking_compare.py.
 """
 
 from __future__ import annotations
