@@ -7,7 +7,16 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
@@ -39,9 +48,14 @@ class SessionUser(UserMixin):
 
 @login_manager.user_loader
 def load_user(user_id: str) -> SessionUser | None:
-    """The account behind a session cookie."""
-    user = get_session().get(User, int(user_id))
-    return SessionUser(user) if user is not None else None
+    """The account behind a session cookie.
+
+    Read in a session of its own: on a POST the request's session takes SQLite's write lock
+    when it begins, and signing in should not hold it.
+    """
+    with current_app.extensions["sieve_read_sessionmaker"]() as session:
+        user = session.get(User, int(user_id))
+        return SessionUser(user) if user is not None else None
 
 
 @bp.route("/login", methods=["GET", "POST"])
