@@ -10,8 +10,11 @@ the whole file. Everything else (other formats, small files) is parsed whole.
 from __future__ import annotations
 
 import codecs
+import multiprocessing as mp
 import re
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Generator
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 import importers
+from importers import ris
+from importers.encoding import decode
 from review.db import utcnow
 from review.models import Record
 
@@ -27,13 +32,19 @@ CHUNK = 5000  # rows per INSERT executemany: large enough to be fast, small enou
 
 STREAM_BYTES = 32 * 1024 * 1024  # files at least this large are parsed in pieces
 PIECE_BYTES = 8 * 1024 * 1024
+# With a worker process, this process still parses every LOCAL_EVERY-th piece itself: storing
+# a piece (unpickling included) costs about two thirds of parsing and pickling one, so the
+# worker alone would leave this process idle part of the time (measured: 3 overloads it).
+LOCAL_EVERY = 5
+AHEAD = 2  # pieces submitted to the worker at a time (each ~8 MB in, ~3,000 records out)
 _RECORD_START = re.compile(rb"(?m)^TY  - ")
 _LINE = re.compile(r"\bline (\d+)")
 
 
 def parse_pieces(
     data: bytes, *, filename: str, format: str = "auto", mapping: dict[str, str] | None = None,
-) -> Iterator[tuple[importers.ParseResult, int]]:
+    parallel: bool = False,
+) -> Generator[tuple[importers.ParseResult, int], None, None]:
     """Parse a file, in pieces when it is a large RIS file.
 
     Args:
@@ -41,37 +52,86 @@ def parse_pieces(
         filename: Its name.
         format: As for `importers.parse`.
         mapping: As for `importers.parse` (a mapping means a table: parsed whole).
+        parallel: Parse pieces ahead in a worker process while the caller handles this one
+            (the import stores it); this process parses every `LOCAL_EVERY`-th piece.
+            Only a file cut in pieces (`STREAM_BYTES` or more) starts a worker; it is shut
+            down when the generator finishes or is closed.
 
     Yields:
         (parse result with file-wide line numbers, bytes of the file read so far).
 
     Raises:
-        importers.ImportFormatError: As `importers.parse` does, for any piece.
+        importers.ImportFormatError: As `importers.parse` does for the whole file.
     """
     cuts = _cuts(data) if (len(data) >= STREAM_BYTES and format in ("auto", "ris")
                            and not mapping) else None
     if not cuts:
         yield importers.parse(data, filename=filename, format=format, mapping=mapping), len(data)
         return
-    for i, (start, first_line) in enumerate(cuts):
-        end = cuts[i + 1][0] if i + 1 < len(cuts) else len(data)
+    ends = [start for start, _ in cuts[1:]] + [len(data)]
+    pool = _worker() if parallel else None
+    ahead: deque[tuple[int, Future[importers.ParseResult]]] = deque()
+    remote = iter(i for i in range(1, len(cuts)) if pool and i % LOCAL_EVERY)
+
+    def piece(i: int) -> tuple[bytes, str, str, int]:
+        return data[cuts[i][0]:ends[i]], filename, format if i == 0 else "ris", cuts[i][1]
+
+    def top_up() -> None:
+        # Keep the worker AHEAD pieces busy, so it never waits while this process works.
+        while pool and len(ahead) < AHEAD and (i := next(remote, None)) is not None:
+            ahead.append((i, pool.submit(_parse_piece, *piece(i))))
+
+    try:
+        top_up()
+        first: importers.ParseResult | None
         try:
-            result = importers.parse(data[start:end], filename=filename,
-                                     format=format if i == 0 else "ris")
-        except importers.ImportFormatError as exc:
-            line = exc.line + first_line - 1 if exc.line else None
-            raise importers.ImportFormatError(filename, _shift(exc.reason, first_line) or "",
-                                              line) from exc
-        if i == 0 and result.format != "ris":
+            first = _parse_piece(*piece(0))
+        except importers.ImportFormatError:
+            first = None  # e.g. no usable record in this piece: the whole file decides
+        if first is None or first.format != "ris":
             # Not RIS after all (the content decides): read the file whole.
             yield importers.parse(data, filename=filename, format=format), len(data)
             return
-        if first_line > 1:
-            for record in result.records:
-                record.locator = _shift(record.locator, first_line)
-            for problem in result.problems:
-                problem.locator = _shift(problem.locator, first_line) or problem.locator
-        yield result, end
+        yield first, ends[0]
+        del first
+        for i in range(1, len(cuts)):
+            if ahead and ahead[0][0] == i:
+                result = ahead.popleft()[1].result()
+                top_up()
+            else:
+                result = _parse_piece(*piece(i))
+            yield result, ends[i]
+            del result  # let the caller's stored records go before the next piece arrives
+    finally:
+        if pool:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker() -> ProcessPoolExecutor:
+    # spawn, not fork: the web server runs imports in threads, and forking a threaded
+    # process can copy a lock held by another thread. One worker: the machine's other core.
+    return ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
+
+
+def _parse_piece(piece: bytes, filename: str, format: str, first_line: int
+                 ) -> importers.ParseResult:
+    """Parse one piece, its line numbers (records and problems) made those of the file.
+
+    The first piece goes through `importers.parse` (sniffing, BOM, format checks). A later
+    piece is RIS text by construction (cut at ``TY  -``, UTF-8 checked): it is read with the
+    RIS reader directly, so a piece of only unusable records lists them as problems, as the
+    whole file's parse would, instead of failing as a file without records.
+    """
+    if first_line == 1:
+        return importers.parse(piece, filename=filename, format=format)
+    text, encoding = decode(piece)
+    records, problems = ris.parse_text(text)
+    for record in records:
+        record.locator = _shift(record.locator, first_line)
+    for problem in problems:
+        problem.locator = _shift(problem.locator, first_line) or problem.locator
+    return importers.ParseResult(format="ris", encoding=encoding, records=records,
+                                 problems=problems)
 
 
 def _shift(text: str | None, first_line: int) -> str | None:

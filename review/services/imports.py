@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -226,22 +227,25 @@ def _read_and_store(
     """
     skipped: list[dict[str, str]] = []
     nul = b"\x00" in data
+    # closing(): the worker process parsing ahead is shut down even when storing fails.
+    pieces = closing(parse_pieces(data, filename=batch.filename, format=batch.format,
+                                  mapping=mapping, parallel=True))
     try:
-        for result, done_bytes in parse_pieces(data, filename=batch.filename,
-                                               format=batch.format, mapping=mapping):
-            if batch.n_read == 0:
-                batch.format, batch.encoding = result.format, result.encoding
-                batch.mapping = result.mapping or None
-            skipped += [{"locator": p.locator, "reason": p.reason} for p in result.problems]
-            batch.n_read += len(result.records) + len(result.problems)
-            if skipped and not skip_invalid:
-                continue
-            records, result.records = result.records, []
-            # The total is known at the end only: estimate it from the bytes read so far.
-            estimate = round((batch.n_imported + len(records)) * len(data) / done_bytes)
-            store_records(session, batch.project_id, batch.id, records, nul=nul,
-                   progress=progress, offset=batch.n_imported, total=estimate)
-            batch.n_imported += len(records)
+        with pieces as results:
+            for result, done_bytes in results:
+                if batch.n_read == 0:
+                    batch.format, batch.encoding = result.format, result.encoding
+                    batch.mapping = result.mapping or None
+                skipped += [{"locator": p.locator, "reason": p.reason} for p in result.problems]
+                batch.n_read += len(result.records) + len(result.problems)
+                if skipped and not skip_invalid:
+                    continue
+                records, result.records = result.records, []
+                # The total is known at the end only: estimate it from the bytes read so far.
+                estimate = round((batch.n_imported + len(records)) * len(data) / done_bytes)
+                store_records(session, batch.project_id, batch.id, records, nul=nul,
+                              progress=progress, offset=batch.n_imported, total=estimate)
+                batch.n_imported += len(records)
     except importers.ImportFormatError as exc:
         where = f"line {exc.line}" if exc.line else "file"
         raise ImportRejected(f"{exc}; nothing was imported",
