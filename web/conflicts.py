@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_htmx import make_response as htmx_response
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from review.errors import ConflictError, ValidationError
 from review.models import STAGES
@@ -15,25 +15,16 @@ from review.services import agreement as agreement_service
 from review.services import conflicts as service
 from review.services import pilot as pilot_service
 from review.services.projects import LEAD, READ, SCREEN, active_reasons, role_in
+from web.areas import area_blueprint
 from web.auth import project_for
 from web.db import get_session
 from web.extensions import htmx
 
-bp = Blueprint("conflicts", __name__, url_prefix="/projects/<int:project_id>/conflicts")
+bp = area_blueprint("conflicts", __name__, url_prefix="/projects/<int:project_id>/conflicts")
 STAGE_NAMES = {"title_abstract": "Title/abstract", "full_text": "Full text"}
 QUEUE_PAGE = 50  # conflicts listed at once; resolving brings the next ones up
 
 
-@bp.before_request
-@login_required
-def _signed_in() -> None:
-    """Every page here needs a signed-in user."""
-
-
-@bp.after_request
-def _vary(response: Response) -> Response:
-    response.vary.add("HX-Request")
-    return response
 
 
 def _stage(source: Any) -> str:

@@ -13,8 +13,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint,
-    Response,
     current_app,
     flash,
     make_response,
@@ -25,7 +23,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_htmx import make_response as htmx_response
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from review import jobs_registry  # noqa: F401  (every job kind, for JOBS_INLINE runs)
 from review.errors import ConflictError, ValidationError
@@ -35,11 +33,12 @@ from review.services import dedup as service
 from review.services import dedup_queue as queries
 from review.services.dedup_graph import same_group
 from review.services.projects import LEAD, READ, SCREEN, role_in
+from web.areas import area_blueprint
 from web.auth import project_for
 from web.db import get_session
 from web.extensions import htmx
 
-bp = Blueprint("dedup", __name__, url_prefix="/projects/<int:project_id>/dedup")
+bp = area_blueprint("dedup", __name__, url_prefix="/projects/<int:project_id>/dedup")
 FIELDS = (("title", "Title"), ("authors", "Authors"), ("year", "Year"), ("journal", "Journal"),
           ("volume", "Volume"), ("issue", "Issue"), ("pages", "Pages"), ("doi", "DOI"),
           ("abstract", "Abstract"))
@@ -47,16 +46,6 @@ _WORD = re.compile(r"\S+")
 _FOLD = re.compile(r"[^0-9a-z]+")
 
 
-@bp.before_request
-@login_required
-def _signed_in() -> None:
-    """Every page here needs a signed-in user."""
-
-
-@bp.after_request
-def _vary(response: Response) -> Response:
-    response.vary.add("HX-Request")
-    return response
 
 
 # ---------------------------------------------------------------- presentation helpers

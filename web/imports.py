@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import (
-    Blueprint,
-    Response,
     abort,
     current_app,
     jsonify,
@@ -28,7 +26,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_htmx import make_response
-from flask_login import current_user, login_required
+from flask_login import current_user
 from werkzeug.datastructures import FileStorage
 
 from review.errors import ConflictError, ValidationError
@@ -36,25 +34,16 @@ from review.models import SOURCE_KINDS
 from review.services import fulltext
 from review.services import imports as service
 from review.services.projects import READ, SCREEN, role_in
+from web.areas import area_blueprint
 from web.auth import project_for
 from web.db import get_session
 from web.extensions import htmx
 
-bp = Blueprint("imports", __name__, url_prefix="/projects/<int:project_id>/imports")
+bp = area_blueprint("imports", __name__, url_prefix="/projects/<int:project_id>/imports")
 _TOKEN = re.compile(r"[0-9a-f]{32}")
 _STALE_S = 3 * 24 * 3600  # staged uploads older than this are cleared on the next upload
 
 
-@bp.before_request
-@login_required
-def _signed_in() -> None:
-    """Every page here needs a signed-in user."""
-
-
-@bp.after_request
-def _vary(response: Response) -> Response:
-    response.vary.add("HX-Request")
-    return response
 
 
 def _uploads() -> Path:

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from review.errors import ConflictError, ValidationError
 from review.services import audit
 from review.services import projects as service
 from review.services.dashboard import project_counts
+from web.areas import area_blueprint
 from web.auth import project_for
 from web.db import get_session
 from web.forms import protocol_changes
 
-bp = Blueprint("projects", __name__)
+bp = area_blueprint("projects", __name__)
 
-
-@bp.before_request
-@login_required
-def _signed_in() -> None:
-    """Every page here needs a signed-in user."""
 
 
 @bp.get("/")
@@ -127,8 +123,3 @@ def audit_log(project_id: int) -> ResponseReturnValue:
     events = audit.project_events(get_session(), project_id=project_id)
     return render_template("projects/audit.html", project=project, events=events)
 
-
-@bp.after_request
-def _vary(response: Response) -> Response:
-    response.vary.add("HX-Request")
-    return response

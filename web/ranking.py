@@ -5,31 +5,27 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_htmx import make_response as htmx_response
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from review.errors import ConflictError, ValidationError
 from review.services import ranking as ranking_service
 from review.services import stopping as service
 from review.services.projects import LEAD, READ, role_in
+from web.areas import area_blueprint
 from web.auth import project_for
 from web.db import get_session
 from web.extensions import htmx
 
-bp = Blueprint("ranking", __name__, url_prefix="/projects/<int:project_id>/ranking")
+bp = area_blueprint("ranking", __name__, url_prefix="/projects/<int:project_id>/ranking")
 RULE_FIELDS = {  # form field -> rule parameter, per rule
     "hypergeometric": ("recall_target", "confidence"),
     "consecutive-irrelevant": ("n_consecutive",),
     "knee": ("target_ratio", "min_screened"),
 }
 
-
-@bp.before_request
-@login_required
-def _signed_in() -> None:
-    """Every page here needs a signed-in user."""
 
 
 def _fragment_wanted() -> bool:
@@ -171,8 +167,3 @@ def _ticks(upper: int, n: int = 4) -> list[int]:
     step = min((m * magnitude for m in (1, 2, 5, 10)), key=lambda c: abs(math.log(c / raw)))
     return list(range(0, upper + 1, step))
 
-
-@bp.after_request
-def _vary(response: Response) -> Response:
-    response.vary.add("HX-Request")
-    return response

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 from flask import (
-    Blueprint,
     Response,
     abort,
     current_app,
@@ -19,26 +18,22 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_htmx import make_response as htmx_response
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from review.errors import ConflictError, ValidationError
 from review.models import Project, Record
 from review.services import screening as service
 from review.services.projects import LEAD, READ, SCREEN
 from review.services.screening_rules import STAGES, TITLE_ABSTRACT
+from web.areas import area_blueprint
 from web.auth import project_for
 from web.db import get_session
 from web.extensions import htmx
 from web.screening_render import reading_session, render_mine, render_screen
 
-bp = Blueprint("screening", __name__, url_prefix="/projects/<int:project_id>/screening")
+bp = area_blueprint("screening", __name__, url_prefix="/projects/<int:project_id>/screening")
 SHA_RE = re.compile(r"[0-9a-f]{64}")
 
-
-@bp.before_request
-@login_required
-def _signed_in() -> None:
-    """Every page here needs a signed-in user."""
 
 
 def _stage(source: dict | None = None) -> str:
