@@ -52,9 +52,10 @@ def _screen_all(page, base, project_id, record_ids, which, *, note=None, forbidd
             page.fill("#decide-form textarea[name=note]", note)
             page.keyboard.press("Escape")  # leave the field so the next key is a decision
         page.keyboard.press(PLAN[record_ids.index(current)][which])
+        # 30 s: the decision's POST may wait for SQLite's write lock on a busy CI machine.
         page.wait_for_function(
             "prev => { const s = document.querySelector('#screen');"
-            " return s && s.dataset.record !== String(prev); }", arg=current)
+            " return s && s.dataset.record !== String(prev); }", arg=current, timeout=30_000)
     assert "Nothing left for you" in page.locator("#screen").inner_text()
     for text in forbidden:
         assert text not in page.content()
