@@ -8,6 +8,7 @@ record that was already there: those were deduplicated before, so two of them ar
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -89,19 +90,33 @@ class GuardedUnion:
         return [m for m in members.values() if len(m) > 1]
 
 
-def completeness(record: DedupRecord) -> tuple[int, int]:
-    """(fields present, length of title + abstract): more is a more useful record to keep."""
+# UTF-8 text decoded as cp1252 or Latin-1 ("donâ€™t", "Ã©tude", "Â "): the marks of a garbled copy
+_MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf]|\u00e2\u20ac|\u00e2\u0080|\ufffd")
+
+
+def garbled(record: DedupRecord) -> bool:
+    """Whether the title or abstract shows mojibake or replacement characters."""
+    return bool(_MOJIBAKE.search(record.title or "") or _MOJIBAKE.search(record.abstract or ""))
+
+
+def completeness(record: DedupRecord) -> tuple[int, int, int]:
+    """(fields present, clean text, length of title + abstract): more is a better record to keep.
+
+    A garbled copy is longer than the clean one ("â€œ" is three characters for one quote mark), so
+    clean text is weighed before length.
+    """
     values = (record.title, record.authors, record.year, record.journal, record.volume,
               record.issue, record.pages, record.doi, record.abstract, record.isbn)
     filled = sum(1 for v in values if v not in (None, "", []))
-    return filled, len(record.title or "") + len(record.abstract or "")
+    return filled, int(not garbled(record)), len(record.title or "") + len(record.abstract or "")
 
 
 def choose_kept(group: Sequence[DedupRecord]) -> str:
     """Return the id of the record a group keeps.
 
     A locked (already screened) record wins; among several locked records, or when none is
-    locked, the most complete record wins; ties go to the smallest id, so the choice is stable.
+    locked, the most complete record wins (a garbled copy loses to a clean one); ties go to the
+    smallest id, so the choice is stable.
 
     Args:
         group: the records of one duplicate group (at least one).

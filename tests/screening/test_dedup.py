@@ -171,6 +171,19 @@ def test_choose_kept_prefers_locked_then_complete_then_smallest_id() -> None:
         choose_kept([])
 
 
+def test_choose_kept_prefers_the_clean_copy_over_a_longer_garbled_one() -> None:
+    clean = DedupRecord(id="1", title="Implementing \u201cSepsis Six\u201d in a district hospital",
+                        year=2019, journal="BMJ Open", abstract="We don\u2019t know how it went.")
+    garbled = replace(clean, id="0",
+                      title="Implementing \u00e2\u20ac\u0153Sepsis Six\u00e2\u20ac\u009d in a "
+                            "district hospital",
+                      abstract="We don\u00e2\u20ac\u2122t know how it went.")
+    assert choose_kept([garbled, clean]) == "1"
+    assert choose_kept([clean, garbled]) == "1"
+    # a clean copy with fewer fields still loses: completeness comes first
+    assert choose_kept([garbled, replace(clean, journal=None)]) == "0"
+
+
 def test_results_do_not_depend_on_input_order() -> None:
     records = [PAPER, replace(PAPER, id="p2", doi=None), replace(PAPER, id="p3", pages="451-70"),
                replace(PAPER, id="p4", doi="10.1/other"), DedupRecord(id="x", title="Other")]
