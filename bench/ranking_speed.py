@@ -120,7 +120,10 @@ def time_retrain(
 
 
 def asreview_speed(n: int, label_counts: tuple[int, ...]) -> dict:
-    """ELAS u4's time per iteration on the same corpus, in ASReview's own venv."""
+    """ELAS u4's time per iteration on the same corpus, in ASReview's own venv.
+
+    The same 7 repeats as Sieve's rows: each adds one label, fits and ranks the pool.
+    """
     texts, y = corpus(n)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "speed.csv"
@@ -144,30 +147,44 @@ def asreview_speed(n: int, label_counts: tuple[int, ...]) -> dict:
 
 
 def speed_main(args: argparse.Namespace) -> dict:
-    """Speed table: exact ELAS recipe and the fast default at 10k and 100k records."""
-    rankers = tuple(dict.fromkeys(("tfidf-svm", "tfidf-svm-fast", DEFAULT_RANKER)))
+    """Speed table: Sieve's rankers and, with --with-asreview, ELAS u4, at each corpus size.
+
+    Both tools get the same corpus (same texts and labels), the same label counts and the same
+    number of repeats, in one run; CPU seconds of the timing process beside wall seconds.
+    """
+    models = [m for m in (getattr(args, "models", "") or "").split(",") if m]
+    rankers = tuple(dict.fromkeys(models or ("tfidf-svm", DEFAULT_RANKER)))
     sizes = [int(x) for x in (getattr(args, "sizes", "") or "10000,100000").split(",")]
-    print(f"load average before: {os.getloadavg()}")
+    label_counts = (200, 1_000, 3_000)
+    load = {"before": os.getloadavg()}
+    print(f"load average before: {load['before']}", flush=True)
     rows = []
+    asr: dict = {}
     for n in sizes:
-        rows += time_retrain(n, (200, 1_000, 3_000), rankers)
-    print(f"load average after: {os.getloadavg()}")
+        rows += time_retrain(n, label_counts, rankers)
+        if args.with_asreview:
+            asr[n] = asreview_speed(n, label_counts)
+            print(f"  asreview {n}: {asr[n]}", flush=True)
+    load["after"] = os.getloadavg()
+    print(f"load average after: {load['after']}")
     print(
-        "| ranker | records | labels | median CPU s | median wall s | max wall s |"
-        " features built once, CPU s | features | nnz |"
+        "| tool / ranker | records | labels | median CPU s | median wall s | max wall s |"
+        " features built once: CPU s (wall s) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(
-            f"| {r['ranker']} | {r['n_records']} | {r['n_labels']} | {r['median_cpu_s']:.4f} | "
-            f"{r['median_wall_s']:.4f} | {r['max_wall_s']:.4f} | {r['features_cpu_s']:.1f} | "
-            f"{r['n_features']} | {r['nnz']} |"
-        )
-    result: dict = {"sieve": rows}
-    if args.with_asreview:
-        asr = asreview_speed(10_000, (200, 1_000, 3_000))
-        result["asreview"] = asr
-        print(f"\nASReview 3.0.8 ELAS u4, 10,000 records: TF-IDF fit {asr['transform_s']:.1f} s")
-        for r in asr["runs"]:
-            print(f"  {r['n_labels']} labels: median retrain + re-rank {r['median_s']:.4f} s")
-    return result
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        for r in (r for r in rows if r["n_records"] == n):
+            print(
+                f"| Sieve {r['ranker']} | {n} | {r['n_labels']} | {r['median_cpu_s']:.4f} | "
+                f"{r['median_wall_s']:.4f} | {r['max_wall_s']:.4f} | "
+                f"{r['features_cpu_s']:.1f} |"
+            )
+        if n in asr:
+            a = asr[n]
+            for r in a["runs"]:
+                print(
+                    f"| ASReview 3.0.8 ELAS u4 | {n} | {r['n_labels']} | "
+                    f"{r['median_cpu_s']:.4f} | {r['median_s']:.4f} | {r['max_s']:.4f} | "
+                    f"{a['transform_cpu_s']:.1f} ({a['transform_s']:.1f}) |"
+                )
+    return {"sieve": rows, "asreview": asr, "load": load}
