@@ -3,7 +3,7 @@
 from review.models.audit import AuditEvent, Job
 from review.models.extraction import ExtractionConsensus, ExtractionEntry, ExtractionForm
 from review.models.projects import ROLES, STAGES, ExclusionReason, Membership, Project
-from review.models.ranking import FeatureSet, ModelRun
+from review.models.ranking import FeatureSet, ModelRun, RecordsVersion
 from review.models.records import SOURCE_KINDS, DuplicateCandidate, ImportBatch, Record, Source
 from review.models.screening import (
     LABELS,
@@ -38,6 +38,7 @@ __all__ = [
     "PilotRound",
     "Project",
     "Record",
+    "RecordsVersion",
     "Resolution",
     "ScreeningClaim",
     "Source",

@@ -41,3 +41,19 @@ class FeatureSet(Base):
     fingerprint: Mapped[str] = mapped_column(sa.String(64))
     data: Mapped[bytes] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class RecordsVersion(Base):
+    """A counter per project, raised whenever its records' texts or duplicate groups change.
+
+    The cached features are keyed by it (with the ids of the kept records), so a retrain can
+    tell whether they are stale without reading a single title or abstract.
+    """
+
+    __tablename__ = "records_versions"
+
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(default=0)
+    changed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

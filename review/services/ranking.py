@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -26,14 +26,18 @@ from review.models import Decision, Job, ModelRun, Project, Record, Resolution
 from review.services.audit import log_event
 from review.services.ranking_features import (
     RecordFields,
+    bump_records_version,
     cached_features,
     canonical_fields,
     clear_memory_cache,
     fingerprint,
+    ids_summary,
+    kept_summary,
     record_texts,
-    records_fingerprint,
+    records_version,
     remember,
     store_features,
+    top_or_unranked,
 )
 from review.services.ranking_status import RankingStatus, age_s, latest_run, ranking_status
 from screening.ranking import (
@@ -50,8 +54,8 @@ from screening.ranking import (
 __all__ = [
     "PROTOCOL_MODEL", "STAGE", "RankingInputs", "RankingResult", "RankingStatus",
     "calibration_order", "clear_memory_cache", "compute_ranking", "latest_run", "load_inputs",
-    "project_labels", "rank_demo", "ranking_status", "request_retrain", "retrain",
-    "retrain_job", "store_ranking",
+    "project_labels", "rank_demo", "ranking_status", "records_changed", "request_retrain",
+    "retrain", "retrain_job", "store_ranking",
 ]
 
 STAGE = "title_abstract"
@@ -73,8 +77,8 @@ class RankingInputs:
 
     project_id: int
     stage: str
-    record_ids: list[int]
-    fields: list[RecordFields]
+    record_ids: np.ndarray  # kept record ids, ascending: row i of the features is record_ids[i]
+    fields: list[RecordFields]  # texts, read only when features are built or for the protocol
     fingerprint: str
     features: Features | None  # None: build them (cache missing or stale)
     features_source: str  # "memory", "stored" or "built"
@@ -83,7 +87,8 @@ class RankingInputs:
     include_terms: list[str]
     exclude_terms: list[str]
     calibration: dict[str, int] | None
-    old_ranks: list[int | None] = field(default_factory=list)  # per row, as stored now
+    # per row: ranked 1..RANK_WRITE_TOP or not ranked, as stored now (those are rewritten)
+    old_top: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     partial_writes: int | None = None  # partial rank writes since the last full one
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -137,42 +142,51 @@ def load_inputs(
     if project is None:
         raise NotFound(f"no project {project_id}")
     t0 = time.perf_counter()
-    ids, fp, fields = records_fingerprint(session, project_id)
+    # the version first: texts read after it are never older than the key they are stored under
+    version = records_version(session, project_id)
+    fp = fingerprint(version, kept_summary(session, project_id))
     t1 = time.perf_counter()
-    row_of = {rid: i for i, rid in enumerate(ids)}
-    labels = {row_of[rid]: y for rid, y in
-              project_labels(session, project_id=project_id, stage=stage).items()
-              if rid in row_of}
+    by_record = project_labels(session, project_id=project_id, stage=stage)
     t2 = time.perf_counter()
     # only the protocol order (before both classes are labelled) needs the vocabulary
-    protocol = len(set(labels.values())) < 2
-    feats, source = cached_features(session, project_id, fp, with_vocabulary=protocol)
-    if fields is None and (feats is None or protocol):
-        # the texts are needed (to build features or for the protocol order): read them in
-        # one statement and hash them again, so texts, ids and fingerprint agree
-        ids, fields = canonical_fields(session, project_id)
-        new_fp = fingerprint(ids, fields)
-        if new_fp != fp:  # the records changed in between: the cache entry is not theirs
-            fp, feats, source = new_fp, None, "built"
-        row_of = {rid: i for i, rid in enumerate(ids)}
-        labels = {row_of[rid]: y for rid, y in
-                  project_labels(session, project_id=project_id, stage=stage).items()
-                  if rid in row_of}
-    stored_ranks = dict(session.execute(sa.select(Record.id, Record.rank).where(
-        Record.project_id == project_id, Record.canonical_id.is_(None))).all())
-    last = latest_run(session, project_id=project_id, stage=stage)
+    protocol = len(set(by_record.values())) < 2
+    feats, ids, source = cached_features(session, project_id, fp, with_vocabulary=protocol)
+    fields: list[RecordFields] = []
+    if ids is None or protocol:
+        # the texts are needed (to build features or for the protocol order): ids and texts
+        # from one statement, so that they agree even if records changed since the summary
+        id_list, fields = canonical_fields(session, project_id)
+        read = np.asarray(id_list, dtype=np.int64)
+        if ids is None or not np.array_equal(read, ids):
+            ids, fp, feats, source = read, fingerprint(version, ids_summary(read)), None, "built"
     t3 = time.perf_counter()
+    old_top = np.isin(ids, top_or_unranked(session, project_id, RANK_WRITE_TOP))
+    last = latest_run(session, project_id=project_id, stage=stage)
+    t4 = time.perf_counter()
     return RankingInputs(
-        project_id=project_id, stage=stage, record_ids=ids, fields=fields or [], fingerprint=fp,
-        features=feats, features_source=source, labels=labels,
+        project_id=project_id, stage=stage, record_ids=ids, fields=fields, fingerprint=fp,
+        features=feats, features_source=source, labels=_rows_of(ids, by_record),
         protocol_text="\n".join([project.question, project.inclusion_criteria]),
         include_terms=list(project.include_terms or []),
         exclude_terms=list(project.exclude_terms or []),
         calibration=_calibration_setting(last, calibration),
-        old_ranks=[stored_ranks.get(rid) for rid in ids],
+        old_top=old_top,
         partial_writes=None if last is None else int((last.metrics or {}).get("partial_writes", 0)),
-        timings={"read_texts_s": t1 - t0, "read_labels_s": t2 - t1, "features_cache_s": t3 - t2},
+        timings={"check_records_s": t1 - t0, "read_labels_s": t2 - t1,
+                 "features_cache_s": t3 - t2, "read_top_s": t4 - t3},
     )
+
+
+def _rows_of(ids: np.ndarray, by_record: dict[int, int]) -> dict[int, int]:
+    """Labels by record id -> labels by row (ids sorted); records no longer kept left out."""
+    if not by_record or not ids.size:
+        return {}
+    rids = np.fromiter(by_record.keys(), dtype=np.int64, count=len(by_record))
+    rows = np.minimum(np.searchsorted(ids, rids), ids.size - 1)
+    found = ids[rows] == rids
+    return dict(zip(rows[found].tolist(), np.fromiter(by_record.values(), dtype=np.int64,
+                                                       count=len(by_record))[found].tolist(),
+                    strict=True))
 
 
 def _calibration_setting(
@@ -254,8 +268,9 @@ def store_ranking(session: Session, inputs: RankingInputs, result: RankingResult
     """Write scores, ranks and the model run; cache newly built features."""
     t0 = time.perf_counter()
     if inputs.features is None:
-        store_features(session, inputs.project_id, inputs.fingerprint, result.features)
-    remember(inputs.project_id, inputs.fingerprint, result.features)
+        store_features(session, inputs.project_id, inputs.fingerprint, result.features,
+                       inputs.record_ids)
+    remember(inputs.project_id, inputs.fingerprint, result.features, inputs.record_ids)
     t1 = time.perf_counter()
     n_inc = sum(inputs.labels.values())
     run = ModelRun(project_id=inputs.project_id, stage=inputs.stage,
@@ -270,7 +285,7 @@ def store_ranking(session: Session, inputs: RankingInputs, result: RankingResult
     timings = {**inputs.timings, **result.timings, "store_features_s": t1 - t0,
                "write_ranks_s": t2 - t1}
     run.duration_s = round(sum(timings.values()), 4)
-    run.metrics = {"features": inputs.features_source, "n_records": len(inputs.record_ids),
+    run.metrics = {"features": inputs.features_source, "n_records": int(inputs.record_ids.size),
                    "ranks_written": written,
                    "partial_writes": 0 if full else (inputs.partial_writes or 0) + 1,
                    "timings": {k: round(v, 4) for k, v in timings.items()}}
@@ -295,10 +310,9 @@ def _write_ranks(
     order = np.argsort(-scores, kind="stable")
     ranks = np.empty(order.size, dtype=np.int64)
     ranks[order] = np.arange(1, order.size + 1)
-    ids = np.asarray(inputs.record_ids, dtype=np.int64)
-    if not full and len(inputs.old_ranks) == ids.size:
-        old = np.array([r if r is not None else 0 for r in inputs.old_ranks], dtype=np.int64)
-        keep = (ranks <= RANK_WRITE_TOP) | (old <= RANK_WRITE_TOP)  # 0 = unranked
+    ids = inputs.record_ids
+    if not full and inputs.old_top.size == ids.size:
+        keep = (ranks <= RANK_WRITE_TOP) | inputs.old_top
         ids, scores, ranks = ids[keep], scores[keep], ranks[keep]
     _update_ranks(session, ids.tolist(), scores.tolist(), ranks.tolist(), run_id)
     # records merged into another since the last run leave the ranking
@@ -321,11 +335,12 @@ def _update_ranks(session: Session, ids: list[int], scores: list[float], ranks: 
             "CAST(:ranks AS integer[])) AS v(id, s, r) WHERE records.id = v.id"),
             {"ids": ids, "scores": scores, "ranks": ranks, "run": run_id})
         return
-    table = cast(sa.Table, Record.__table__)
-    stmt = (sa.update(table).where(table.c.id == sa.bindparam("rid"))
-            .values(score=sa.bindparam("s"), rank=sa.bindparam("r"), model_run_id=run_id))
-    rows = [{"rid": i, "s": sc, "r": r} for i, sc, r in zip(ids, scores, ranks, strict=True)]
-    session.connection().execute(stmt, rows)  # one executemany, not one ORM object each
+    # one executemany on the driver's connection (same transaction): no ORM objects and no
+    # per-row parameter processing, about 3x less CPU than SQLAlchemy's executemany here
+    driver: Any = session.connection().connection.driver_connection
+    driver.executemany(
+        "UPDATE records SET score = ?, rank = ?, model_run_id = ? WHERE id = ?",
+        zip(scores, ranks, [run_id] * len(ids), ids, strict=True))
 
 
 def retrain(
@@ -349,7 +364,7 @@ def retrain(
         ValidationError: no records, unknown ranker, bad stage or calibration.
     """
     inputs = load_inputs(session, project_id=project_id, stage=stage, calibration=calibration)
-    if not inputs.record_ids:
+    if not inputs.record_ids.size:
         raise ValidationError("the project has no records to rank yet")
     return store_ranking(session, inputs, compute_ranking(inputs, ranker=ranker))
 
@@ -368,7 +383,7 @@ def retrain_job(session: Session, job: Job) -> None:
     project_id = int(job.project_id or 0)
     inputs = load_inputs(session, project_id=project_id, stage=params.get("stage", STAGE),
                          calibration=params.get("calibration"))
-    if not inputs.record_ids:
+    if not inputs.record_ids.size:
         return  # nothing imported yet: nothing to rank
     # end the reading transaction: on SQLite a writing session holds the write lock from its
     # first statement, and reviewers recording decisions must not wait for the model
@@ -405,6 +420,16 @@ def request_retrain(
         params["calibration"] = calibration
     return enqueue(session, kind="retrain", project_id=project_id, params=params,
                    delay_s=delay_s, debounce=True)
+
+
+def records_changed(session: Session, *, project_id: int) -> Job | None:
+    """Record texts or duplicate groups changed: mark the features stale and queue a retrain.
+
+    The services that add, merge, split or edit records call this in the same transaction
+    (the features are keyed by the project's records version and its kept record ids).
+    """
+    bump_records_version(session, project_id)
+    return request_retrain(session, project_id=project_id)
 
 
 def rank_demo(session: Session, project: Project, users: dict[str, Any]) -> None:

@@ -1,8 +1,9 @@
 """The project's feature matrix: built once, cached in the database and in the worker's memory.
 
 The features (TF-IDF of title, abstract, keywords and journal) are the slow part of ranking; a
-retrain reuses them until the project's records change. The fingerprint that decides it hashes
-the record ids and their text fields as read from the database.
+retrain reuses them until the project's records change. The fingerprint that decides it is made
+of the project's records version (``records_versions``, raised by the services that change
+record texts or duplicate groups) and the ids of its kept records: no text is read to check it.
 """
 
 from __future__ import annotations
@@ -13,20 +14,23 @@ import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from review.db import utcnow
-from review.models import FeatureSet, Record
+from review.models import FeatureSet, Record, RecordsVersion
 from screening.ranking import FEATURES_VERSION, Features
 
 #: title, abstract, keywords (JSON text), journal of one record, as read from the database.
 RecordFields = tuple[str | None, str | None, str | None, str | None]
 
 # The last features built or loaded per project, so a long-lived worker skips even unpickling.
-_MEMORY: OrderedDict[int, tuple[str, Features]] = OrderedDict()
+_MEMORY: OrderedDict[int, tuple[str, np.ndarray, Features]] = OrderedDict()
 _MEMORY_LOCK = threading.Lock()
 _MEMORY_SIZE = 2
 
@@ -69,51 +73,73 @@ def _keyword_list(raw: str | None) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def fingerprint(record_ids: Sequence[int], fields: Sequence[RecordFields]) -> str:
-    """Hash of the record ids and their text fields (and the feature recipe's version).
+def ids_summary(ids: np.ndarray) -> tuple[int, int, int]:
+    """Count, sum and largest of record ids: what ``kept_summary`` computes in the database."""
+    if not ids.size:
+        return 0, 0, 0
+    return int(ids.size), int(ids.sum()), int(ids.max())
 
-    There is no per-record change marker in the schema, so the text itself is the marker: any
-    import, merge of duplicates or edit of a title, abstract, keywords or journal changes it.
-    The md5 of the rows joined with control characters is what PostgreSQL computes in
-    `_sql_fingerprint`, so both give the same value for the same records.
+
+def fingerprint(version: int, summary: tuple[int, int, int]) -> str:
+    """The key of a project's features: recipe, records version, and the kept ids' summary.
+
+    The records version is raised (``bump_records_version``) by the services that change
+    record texts or which records are kept (duplicates merged or split); the count, sum and
+    largest id of the kept records change when records are added, deleted or merged by any
+    path, so even a change that did not raise the version is seen. No text is read for it.
     """
-    h = hashlib.md5(usedforsecurity=False)
-    for i, (rid, values) in enumerate(zip(record_ids, fields, strict=True)):
-        row = ("\x1e" if i else "") + str(rid) + "".join("\x1f" + (v or "") for v in values)
-        h.update(row.encode("utf-8", "surrogatepass"))
-    return _versioned(h.hexdigest())
+    key = f"{FEATURES_VERSION}:{int(version)}:" + ":".join(str(int(x)) for x in summary)
+    return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
 
 
-def _versioned(digest: str) -> str:
-    return hashlib.sha1(f"{FEATURES_VERSION}:{digest}".encode(), usedforsecurity=False).hexdigest()
+def records_version(session: Session, project_id: int) -> int:
+    """The project's records version (0 before anything raised it)."""
+    value = session.scalar(sa.select(RecordsVersion.version)
+                           .where(RecordsVersion.project_id == project_id))
+    return int(value or 0)
 
 
-_SQL_FINGERPRINT = sa.text(
-    "SELECT coalesce(array_agg(id ORDER BY id), '{}'), md5(coalesce(string_agg("
-    "id::text || chr(31) || coalesce(title, '') || chr(31) || coalesce(abstract, '') || chr(31) "
-    "|| coalesce(CAST(keywords AS TEXT), '') || chr(31) || coalesce(journal, ''), chr(30) "
-    "ORDER BY id), '')) FROM records WHERE project_id = :p AND canonical_id IS NULL")
+def bump_records_version(session: Session, project_id: int) -> None:
+    """Mark the project's cached features stale: one upsert, no record read.
 
-
-def records_fingerprint(
-    session: Session, project_id: int
-) -> tuple[list[int], str, list[RecordFields] | None]:
-    """The kept records' ids in order, their fingerprint, and their fields if read for it.
-
-    PostgreSQL computes the hash itself (one statement, one snapshot, no texts sent over the
-    wire); elsewhere the fields are read and hashed here, and returned for reuse.
+    Call it in the transaction that changes record texts or which records are kept.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        ids, digest = session.execute(_SQL_FINGERPRINT, {"p": project_id}).one()
-        return [int(i) for i in ids], _versioned(digest), None
-    ids, fields = canonical_fields(session, project_id)
-    return ids, fingerprint(ids, fields), fields
+    table = cast(sa.Table, RecordsVersion.__table__)
+    values = {"project_id": project_id, "version": 1, "changed_at": utcnow()}
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(table).values(**values)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=[table.c.project_id],
+        set_={"version": table.c.version + 1, "changed_at": values["changed_at"]}))
+
+
+# Both read the covering (project_id, canonical_id, rank) index only: no record row is read.
+_KEPT_SUMMARY = sa.text(
+    "SELECT count(*), coalesce(sum(id), 0), coalesce(max(id), 0) FROM records "
+    "WHERE project_id = :p AND canonical_id IS NULL")
+_TOP_RANKED = sa.text(
+    "SELECT id FROM records WHERE project_id = :p AND canonical_id IS NULL AND rank <= :k "
+    "UNION ALL "
+    "SELECT id FROM records WHERE project_id = :p AND canonical_id IS NULL AND rank IS NULL")
+
+
+def kept_summary(session: Session, project_id: int) -> tuple[int, int, int]:
+    """Count, sum and largest id of the project's kept (non-duplicate) records."""
+    count, total, largest = session.execute(_KEPT_SUMMARY, {"p": project_id}).one()
+    return int(count), int(total), int(largest)
+
+
+def top_or_unranked(session: Session, project_id: int, k: int) -> np.ndarray:
+    """Ids of the kept records ranked 1..k now, or not ranked at all."""
+    ids = session.scalars(_TOP_RANKED, {"p": project_id, "k": k}).all()
+    return np.fromiter(ids, dtype=np.int64, count=len(ids))
 
 
 def cached_features(
     session: Session, project_id: int, fp: str, *, with_vocabulary: bool = True
-) -> tuple[Features | None, str]:
-    """The project's features for this fingerprint and where they came from.
+) -> tuple[Features | None, np.ndarray | None, str]:
+    """The project's features for this fingerprint, the record id of each row, and their origin.
 
     Args:
         session: database session.
@@ -123,21 +149,20 @@ def cached_features(
             decoding it is most of the cost of loading stored features).
 
     Returns:
-        (features, "memory" | "stored"), or (None, "built") when they must be built.
+        (features, ids, "memory" | "stored"), or (None, None, "built") when they must be built.
     """
     with _MEMORY_LOCK:
         hit = _MEMORY.get(project_id)
-        if hit is not None and hit[0] == fp and (hit[1].vocabulary or not with_vocabulary):
+        if hit is not None and hit[0] == fp and (hit[2].vocabulary or not with_vocabulary):
             _MEMORY.move_to_end(project_id)
-            return hit[1], "memory"
+            return hit[2], hit[1], "memory"
     stored = _fetch(session, project_id, fp)
-    if stored is None:
-        return None, "built"
-    feats = _decode(stored, with_vocabulary)
-    if feats is None:
-        return None, "built"
-    remember(project_id, fp, feats)
-    return feats, "stored"
+    decoded = _decode(stored, with_vocabulary) if stored is not None else None
+    if decoded is None:
+        return None, None, "built"
+    feats, ids = decoded
+    remember(project_id, fp, feats, ids)
+    return feats, ids, "stored"
 
 
 def _fetch(session: Session, project_id: int, fp: str) -> bytes | None:
@@ -155,33 +180,36 @@ def _fetch(session: Session, project_id: int, fp: str) -> bytes | None:
     return data
 
 
-def _encode(feats: Features) -> bytes:
+def _encode(feats: Features, ids: np.ndarray) -> bytes:
     # the vocabulary is pickled on its own, inside: loading skips it unless it is needed
-    parts = {"version": feats.version, "matrix": feats.matrix, "idf": feats.idf,
+    parts = {"version": feats.version, "matrix": feats.matrix, "idf": feats.idf, "ids": ids,
              "vocabulary": pickle.dumps(feats.vocabulary, protocol=pickle.HIGHEST_PROTOCOL)}
     return pickle.dumps(parts, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _decode(data: bytes, with_vocabulary: bool) -> Features | None:
+def _decode(data: bytes, with_vocabulary: bool) -> tuple[Features, np.ndarray] | None:
     parts = pickle.loads(data)  # written by this module only (never user input)
-    if not isinstance(parts, dict) or parts.get("version") != FEATURES_VERSION:
-        return None  # another recipe: rebuild
+    if (not isinstance(parts, dict) or parts.get("version") != FEATURES_VERSION
+            or "ids" not in parts):
+        return None  # another recipe or layout: rebuild
     vocabulary = pickle.loads(parts["vocabulary"]) if with_vocabulary else {}
-    return Features(parts["matrix"], parts["version"], vocabulary, parts["idf"])
+    return Features(parts["matrix"], parts["version"], vocabulary, parts["idf"]), parts["ids"]
 
 
-def remember(project_id: int, fp: str, feats: Features) -> None:
-    """Keep the features in this process (the last two projects)."""
+def remember(project_id: int, fp: str, feats: Features, ids: np.ndarray) -> None:
+    """Keep the features and their rows' record ids in this process (the last two projects)."""
     with _MEMORY_LOCK:
-        _MEMORY[project_id] = (fp, feats)
+        _MEMORY[project_id] = (fp, ids, feats)
         _MEMORY.move_to_end(project_id)
         while len(_MEMORY) > _MEMORY_SIZE:
             _MEMORY.popitem(last=False)
 
 
-def store_features(session: Session, project_id: int, fp: str, feats: Features) -> None:
-    """Write the features to feature_sets (one row per project, replaced)."""
-    data = _encode(feats)
+def store_features(
+    session: Session, project_id: int, fp: str, feats: Features, ids: np.ndarray
+) -> None:
+    """Write the features and their rows' record ids to feature_sets (one row per project)."""
+    data = _encode(feats, ids)
     row = session.get(FeatureSet, project_id)
     if row is None:
         session.add(FeatureSet(project_id=project_id, fingerprint=fp, data=data))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import event
 
@@ -90,12 +91,16 @@ def test_features_are_cached_and_rebuilt_when_records_change(session) -> None:
     assert ranking.retrain(session, project_id=project.id).metrics["features"] == "stored"
     session.refresh(stored)
     assert (stored.fingerprint, stored.created_at) == (fp, created)
-    # a new record, an edited abstract, a merged duplicate: each rebuilds
+    # a new record, an edited abstract, a merged duplicate: each rebuilds. A new record or a
+    # merge changes the kept ids, seen even when nothing raised the records version ...
     session.add(Record(project_id=project.id, title="A new bond study", authors=[],
                        keywords=[], raw={}))
     session.flush()
     assert ranking.retrain(session, project_id=project.id).metrics["features"] == "built"
+    assert ranking.retrain(session, project_id=project.id).metrics["features"] == "memory"
+    # ... an edited text is announced by the service that edits it
     records[3].abstract = "Edited abstract."
+    ranking.records_changed(session, project_id=project.id)
     session.flush()
     assert ranking.retrain(session, project_id=project.id).metrics["features"] == "built"
     records[5].canonical_id = records[4].id
@@ -228,20 +233,50 @@ def test_stored_features_load_the_vocabulary_only_when_the_protocol_needs_it(ses
     assert protocol_ranks[0].model_name == ranking.PROTOCOL_MODEL
 
 
-def test_database_and_python_fingerprints_agree(session) -> None:
+def test_a_retrain_with_cached_features_reads_no_record_text(session) -> None:
+    project, lead, _, records = setup_project(session)
+    decide(session, records[0], lead, "include")
+    decide(session, records[-1], lead, "exclude")
+    assert ranking.retrain(session, project_id=project.id).metrics["features"] == "built"
+    decide(session, records[1], lead, "include")
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, params, context, executemany):
+        statements.append(" ".join(statement.split()).lower())
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        ranking.clear_memory_cache()  # the stored features: loaded, not rebuilt
+        run = ranking.retrain(session, project_id=project.id)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert run.metrics["features"] == "stored" and run.n_labels == 3
+    reads = [s for s in statements if s.startswith("select") and "from records" in s]
+    assert reads and not [s for s in reads if "abstract" in s or "title" in s], reads
+
+
+def test_records_version_counts_changes_per_project(session) -> None:
     from review.services import ranking_features as rf
 
-    project, *_ = setup_project(session)
-    session.add_all([
-        Record(project_id=project.id, title="Économie sociale – “bonds”", abstract=None,
-               keywords=["impact bond", "ñandú"], journal="Rev. Écon.", authors=[], raw={}),
-        Record(project_id=project.id, title=None, abstract="tab\there\nnewline", keywords=[],
-               journal=None, authors=[], raw={}),
-    ])
-    session.flush()
-    ids, fp, _ = rf.records_fingerprint(session, project.id)
-    py_ids, fields = rf.canonical_fields(session, project.id)
-    assert ids == py_ids and fp == rf.fingerprint(py_ids, fields)
+    project, _lead, _reviewer, records = setup_project(session)
+    other, *_ = setup_project(session)
+    assert rf.records_version(session, project.id) == 0
+    ranking.records_changed(session, project_id=project.id)
+    ranking.records_changed(session, project_id=project.id)
+    ranking.records_changed(session, project_id=other.id)
+    session.commit()
+    assert rf.records_version(session, project.id) == 2
+    assert rf.records_version(session, other.id) == 1
+    # the features' key: the version and the kept ids (count, sum, largest), read in SQL
+    summary = rf.kept_summary(session, project.id)
+    ids = np.array([r.id for r in records], dtype=np.int64)
+    assert summary == rf.ids_summary(ids) and summary[0] == len(records)
+    assert rf.fingerprint(2, summary) != rf.fingerprint(1, summary)
+    assert rf.fingerprint(2, summary) != rf.fingerprint(2, rf.ids_summary(ids[:-1]))
+    # each change also queues one (debounced) retrain
+    assert session.scalar(sa.select(sa.func.count()).select_from(Job).where(
+        Job.kind == "retrain", Job.project_id == project.id, Job.status == "queued")) == 1
 
 
 def test_later_retrains_rewrite_only_the_top_and_keep_it_exact(session, monkeypatch) -> None:
