@@ -19,6 +19,7 @@ from review.errors import ConflictError, NotFound, ValidationError
 from review.models import STAGES, Decision, ExclusionReason, Project, Record, Resolution, User
 from review.services.audit import log_event
 from review.services.projects import LEAD, SCREEN, require_project
+from review.services.ranking import request_retrain
 from screening.conflicts import CONFLICT, Outcome, Tally, outcome_of
 
 RESOLUTION_LABELS = ("include", "exclude")
@@ -244,6 +245,7 @@ def resolve(
     log_event(session, action="conflict.resolve", object_type="record", object_id=record_id,
               project_id=project_id, user_id=lead_id, after=_snapshot(resolution))
     session.flush()
+    request_retrain(session, project_id=project_id, stage=stage)  # the label changed
     return resolution
 
 
@@ -287,6 +289,7 @@ def unresolve(
     log_event(session, action="conflict.unresolve", object_type="record", object_id=record_id,
               project_id=project_id, user_id=lead_id, before=before)
     session.flush()
+    request_retrain(session, project_id=project_id, stage=stage)
 
 
 def my_resolved(session: Session, *, project_id: int, user_id: int) -> list[MyOutcome]:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from review.models import Decision, DuplicateCandidate, ImportBatch, Project, Record, Source
+from review.services.ranking import records_changed
 from screening.dedup import DedupRecord, choose_kept
 
 MERGED = ("auto", "confirmed")
@@ -261,6 +262,8 @@ def regroup(
             if canon[m] != want:
                 changes[m] = [canon[m], want]
     _apply(session, changes)
+    if changes:  # other records are kept now: new features and a new ranking
+        records_changed(session, project_id=project_id)
     return changes
 
 

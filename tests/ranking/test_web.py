@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from review.models import Record, StopEvent
 from review.services import ranking
+from tests.conftest import Auth
 from tests.ranking.helpers import decide, setup_project
 
 
@@ -106,3 +107,16 @@ def test_a_lead_sets_a_calibration_sample(client, auth, session, app) -> None:
     session.commit()
     run = ranking.latest_run(session, project_id=project.id)
     assert run is not None and run.params["calibration"] == {"size": 3, "seed": 4}
+
+
+def test_the_conflicts_link_shows_to_leads_only(app, client, auth, session) -> None:
+    project, lead, reviewer, _ = _project(session)
+    queue = f'href="/projects/{project.id}/conflicts/"'
+    auth.login(reviewer.email)  # the queue is for leads: a reviewer gets 403 there
+    assert client.get(f"/projects/{project.id}/conflicts/").status_code == 403
+    html = client.get(f"/projects/{project.id}/").get_data(as_text=True)
+    assert f'href="/projects/{project.id}/conflicts/mine"' in html and queue not in html
+    lead_client = app.test_client()
+    Auth(lead_client).login(lead.email)
+    assert lead_client.get(f"/projects/{project.id}/conflicts/").status_code == 200
+    assert queue in lead_client.get(f"/projects/{project.id}/").get_data(as_text=True)
