@@ -4,8 +4,9 @@ Builds a fresh SQLite database (migrations), 10,000 records (the bundled demo CS
 a random rank), a lead and 20 reviewers; starts `sieve serve` as a subprocess on a loopback
 port; then 20 threads sign in and screen as a browser does: GET the next record (the htmx
 fragment), POST the decision (the plain form, answered 303), repeat. Bounded by --decisions per
-reviewer and --seconds overall. Prints p50/p95/max of both requests and checks that every
-decision answered 303 is stored exactly once and no record is over its quota.
+reviewer and --seconds overall. Prints p50/p95/max of both requests, the server
+process's CPU seconds per request (from /proc, sign-ins left out) and the load average, and
+checks that every decision answered 303 is stored exactly once and no record is over its quota.
 
 Run:  .venv/bin/python bench/screening_load.py [--reviewers 20] [--decisions 25]
       [--predecided 0.0] [--think 0.0] [--seconds 300] [--json out.json]
@@ -135,8 +136,8 @@ class Browser:
 
 
 def reviewer(port: int, pid: int, email: str, n: int, deadline: float, think: float,
-             out: dict) -> None:
-    """Sign in and screen up to ``n`` records; record timings and what was stored."""
+             out: dict, ready: threading.Barrier) -> None:
+    """Sign in, wait for the others, then screen up to ``n`` records; record timings."""
     rng = random.Random(email)
     b = Browser(port)
     _, page, _ = b.request("GET", "/login")
@@ -144,6 +145,10 @@ def reviewer(port: int, pid: int, email: str, n: int, deadline: float, think: fl
     status, _, _ = b.request("POST", "/login", {"email": email, "password": PASSWORD,
                                                 "csrf_token": token})
     assert status == 303, f"sign-in failed for {email}: {status}"
+    ready.wait()  # the server's CPU is counted from here, without the sign-ins
+    # Reviewers start at different moments (as if each was already reading a record), not
+    # all within the same millisecond after the barrier.
+    time.sleep(rng.uniform(0, 2 * think))
     screen = f"/projects/{pid}/screening/"
     while len(out["stored"]) < n and time.monotonic() < deadline:
         status, fragment, t_get = b.request("GET", screen, headers={"HX-Request": "true"})
@@ -165,6 +170,12 @@ def reviewer(port: int, pid: int, email: str, n: int, deadline: float, think: fl
             out["refused"] += 1  # the record filled up meanwhile: said so, nothing stored
         else:
             out["errors"].append(status)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -243,14 +254,18 @@ def main() -> None:
         results = {e: {"get": [], "post": [], "stored": [], "refused": 0, "empty": 0,
                        "errors": []} for e in emails}
         deadline = time.monotonic() + args.seconds
-        t0 = time.perf_counter()
+        ready = threading.Barrier(len(emails) + 1)
         try:
             threads = [threading.Thread(target=reviewer, args=(
-                port, pid, e, args.decisions, deadline, args.think, results[e])) for e in emails]
+                port, pid, e, args.decisions, deadline, args.think, results[e], ready))
+                for e in emails]
             for t in threads:
                 t.start()
+            ready.wait(timeout=300)
+            t0, cpu0, load0 = time.perf_counter(), cpu_seconds(server.pid), os.getloadavg()
             for t in threads:
                 t.join()
+            cpu = cpu_seconds(server.pid) - cpu0
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -258,17 +273,20 @@ def main() -> None:
             if "Traceback" in errors:
                 print("server errors (tail):", errors[-3000:], file=sys.stderr)
         wall = time.perf_counter() - t0
-        figures = summarise(results, wall, check(url, pid, results), args)
+        figures = summarise(results, wall, cpu, check(url, pid, results), args)
+        figures["load_avg_at_start"] = [round(x, 2) for x in load0]
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 
 
-def summarise(results: dict, wall: float, final: dict, args: argparse.Namespace) -> dict:
+def summarise(results: dict, wall: float, cpu: float, final: dict,
+              args: argparse.Namespace) -> dict:
     """The figures to print and keep."""
     gets = [t for r in results.values() for t in r["get"]]
     posts = [t for r in results.values() for t in r["post"]]
     return {
+        "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
         "reviewers": args.reviewers, "records": N_RECORDS, "predecided": args.predecided,
         "think_s": args.think, "decisions_per_reviewer": args.decisions,
         "get_next_ms": {"n": len(gets), "p50": round(pct(gets, 50), 1),
@@ -278,6 +296,8 @@ def summarise(results: dict, wall: float, final: dict, args: argparse.Namespace)
         "refused_409": sum(r["refused"] for r in results.values()),
         "errors": [s for r in results.values() for s in r["errors"]],
         "wall_s": round(wall, 1), "decisions_per_s": round(len(posts) / wall, 1),
+        "server_cpu_s": round(cpu, 2),
+        "server_cpu_ms_per_request": round(1000 * cpu / max(1, len(gets) + len(posts)), 1),
         "check": final,
     }
 

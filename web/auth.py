@@ -50,9 +50,13 @@ class SessionUser(UserMixin):
 def load_user(user_id: str) -> SessionUser | None:
     """The account behind a session cookie.
 
-    Read in a session of its own: on a POST the request's session takes SQLite's write lock
-    when it begins, and signing in should not hold it.
+    A GET reads it in the request's own (read-only) session. Other methods read it in a
+    session of its own: their request session takes SQLite's write lock when it begins, and
+    signing in should not hold it.
     """
+    if request.method in ("GET", "HEAD"):
+        user = get_session().get(User, int(user_id))
+        return SessionUser(user) if user is not None else None
     with current_app.extensions["sieve_read_sessionmaker"]() as session:
         user = session.get(User, int(user_id))
         return SessionUser(user) if user is not None else None

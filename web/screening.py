@@ -21,7 +21,7 @@ from flask_htmx import make_response as htmx_response
 from flask_login import current_user
 
 from review.errors import ConflictError, ValidationError
-from review.models import Project, Record
+from review.models import Record
 from review.services import screening as service
 from review.services.projects import LEAD, READ, SCREEN
 from review.services.screening_rules import STAGES, TITLE_ABSTRACT
@@ -34,6 +34,10 @@ from web.screening_render import reading_session, render_mine, render_screen
 bp = area_blueprint("screening", __name__, url_prefix="/projects/<int:project_id>/screening")
 SHA_RE = re.compile(r"[0-9a-f]{64}")
 
+
+def _screener(project_id: int) -> service.Screener:
+    """The project and my role in it, if I may screen it (else 404/403)."""
+    return service.screener(get_session(), project_id=project_id, user_id=current_user.id)
 
 
 def _stage(source: dict | None = None) -> str:
@@ -49,58 +53,59 @@ def _int(name: str) -> int | None:
 @bp.get("/")
 def screen(project_id: int) -> ResponseReturnValue:
     """The next record to screen (or the one asked for, if it is still in my queue)."""
-    project = project_for(project_id, SCREEN)
-    return render_screen(project, _stage(), record_id=_int("record"),
+    return render_screen(_screener(project_id), _stage(), record_id=_int("record"),
                          query=request.args.get("q", ""))
 
 
 @bp.post("/decide")
 def decide(project_id: int) -> ResponseReturnValue:
     """Record a decision; htmx gets the next record, plain forms a 303 back to the page."""
-    project = project_for(project_id, SCREEN)
+    screener = _screener(project_id)
     session, stage, record_id = get_session(), _stage(), _int("record_id")
     try:
-        decision = service.record_decision(
-            session, project_id=project_id, record_id=record_id or 0, reviewer_id=current_user.id,
-            stage=stage, label=request.form.get("label", ""), reason_id=_int("reason_id"),
-            note=request.form.get("note"))
+        decision = service.decide(
+            session, project=screener.project, record_id=record_id or 0,
+            reviewer_id=current_user.id, stage=stage, label=request.form.get("label", ""),
+            reason_id=_int("reason_id"), note=request.form.get("note"))
     except ValidationError as exc:
         reading_session()
-        return render_screen(project, stage, record_id=record_id, error=exc.message,
+        return render_screen(screener, stage, record_id=record_id, error=exc.message,
                              form=request.form, status=422)
     except ConflictError as exc:
         session.rollback()
-        _claim_next(project, stage)
-        return render_screen(project, stage, notice=f"Not saved: {exc}.",
+        shown = _claim_next(screener, stage)
+        return render_screen(screener, stage, shown=shown, notice=f"Not saved: {exc}.",
                              status=200 if htmx else 409)
-    _claim_next(project, stage)
+    shown = _claim_next(screener, stage)
     saved = f"Saved: {decision.label} (record {decision.record_id})."
     if htmx:
-        return render_screen(project, stage, notice=saved)
+        return render_screen(screener, stage, shown=shown, notice=saved)
     flash(saved, "success")
     return redirect(url_for(".screen", project_id=project_id, stage=stage), 303)
 
 
-def _claim_next(project: Project, stage: str, record_id: int | None = None) -> None:
+def _claim_next(screener: service.Screener, stage: str, record_id: int | None = None
+                ) -> Record | None:
     """Hold the record this reviewer sees next, commit, and read on without the write lock."""
     session = get_session()
-    service.claim_next(session, project=project, reviewer_id=current_user.id, stage=stage,
-                       record_id=record_id)
+    record = service.claim_next(session, project=screener.project, reviewer_id=current_user.id,
+                                stage=stage, record_id=record_id)
     session.commit()
     reading_session()
+    return record
 
 
 @bp.post("/undo")
 def undo(project_id: int) -> ResponseReturnValue:
     """Take back my last decision at this stage and show that record again."""
-    project = project_for(project_id, SCREEN)
+    screener = _screener(project_id)
     session, stage = get_session(), _stage()
     record_id = service.undo_last(session, project_id=project_id, reviewer_id=current_user.id,
                                   stage=stage)
-    _claim_next(project, stage, record_id)
+    shown = _claim_next(screener, stage, record_id)
     notice = "Last decision undone." if record_id else "Nothing to undo."
     if htmx:
-        return render_screen(project, stage, record_id=record_id, notice=notice)
+        return render_screen(screener, stage, shown=shown, notice=notice)
     flash(notice, "info")
     return redirect(url_for(".screen", project_id=project_id, stage=stage, record=record_id), 303)
 

@@ -5,17 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import current_app, g, make_response, render_template
+from flask import current_app, g, get_flashed_messages, make_response, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from review.models import Project, Record
 from review.services import screening as service
-from review.services.projects import active_reasons, role_in
+from review.services.projects import active_reasons
 from review.services.screening_rules import FULL_TEXT, STAGE_NAMES
 from screening.assignment import Segment, compile_terms, count_hits, highlight
 from web.db import get_session
 from web.extensions import htmx
+
+# The team's counts on the screening page pass over every record of the stage, so they are
+# recounted at most this often (seconds); decisions made through this server are added to
+# them at once, changes made elsewhere show within this time. The reviewer's own counts are
+# always fresh.
+TEAM_PROGRESS_MAX_AGE = 10.0
 
 
 def reading_session() -> None:
@@ -66,15 +72,28 @@ def marks(project: Project, record: Record | None, stage: str, query: str
 
 
 def render_screen(
-    project: Project, stage: str, *, record_id: int | None = None, query: str = "",
-    error: str | None = None, notice: str | None = None, form: Mapping[str, str] | None = None,
-    status: int = 200,
+    screener: service.Screener, stage: str, *, record_id: int | None = None,
+    shown: Record | None = None, query: str = "", error: str | None = None,
+    notice: str | None = None, form: Mapping[str, str] | None = None, status: int = 200,
 ) -> ResponseReturnValue:
-    """The screening page, or for htmx the record fragment plus the progress out of band."""
+    """The screening page, or for htmx the record fragment plus the progress out of band.
+
+    ``shown`` is the record just claimed for the reviewer (after a decision or an undo);
+    otherwise ``record_id`` if it is in their queue, else the head of their queue.
+    """
     session, uid = get_session(), current_user.id
-    # project_for(SCREEN) has checked access: the queue and progress need not check again.
-    record = None
-    if record_id:
+    if not _fragment_wanted() and screener.project not in session:
+        # A whole page after a POST: its project came from the closed write session, and the
+        # page's navigation reads more of it (lazily) in this one.
+        screener = service.screener(session, project_id=screener.project.id, user_id=uid)
+    project = screener.project
+    if _fragment_wanted():
+        # A fragment has no flash area: say pending messages here so they do not pile up in
+        # the session cookie (a plain-form decision followed by an htmx request).
+        notice = " ".join([*get_flashed_messages(), *([notice] if notice else [])]) or None
+    # The screener has been checked: the queue and progress need not check access again.
+    record = shown
+    if record is None and record_id:
         record = service.queue_head(session, project=project, reviewer_id=uid, stage=stage,
                                     record_id=record_id)
     if record is None:
@@ -82,9 +101,9 @@ def render_screen(
     context = {
         "project": project, "stage": stage, "stage_names": STAGE_NAMES, "record": record,
         "progress": service.progress_for(session, project=project, reviewer_id=uid,
-                                         stage=stage),
-        "reasons": active_reasons(session, project_id=project.id),
-        "role": role_in(session, project_id=project.id, user_id=uid),
+                                         stage=stage, team_max_age=TEAM_PROGRESS_MAX_AGE),
+        "reasons": service.screening_reasons(session, project_id=project.id),
+        "role": screener.role,
         "marks": marks(project, record, stage, query), "query": query, "error": error,
         "notice": notice, "form": form or {},
     }

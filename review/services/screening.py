@@ -9,19 +9,25 @@ see :mod:`review.services.screening_views` for lists, progress and what a user m
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+import time
+import weakref
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from review.db import utcnow
-from review.errors import ConflictError, NotFound, ValidationError
+from review.errors import ConflictError, NotFound, PermissionDenied, ValidationError
 from review.models import (
     LABELS,
     Decision,
     ExclusionReason,
+    Membership,
     Project,
     Record,
     Resolution,
@@ -33,8 +39,13 @@ from review.services.ranking import request_retrain
 from review.services.screening_quota import apply_quota
 from review.services.screening_rules import (
     FULL_TEXT,
+    NOW_BIND,
+    PROJECT_BINDS,
+    REVIEWER_BIND,
     TITLE_ABSTRACT,
+    bound,
     check_stage,
+    database_key,
     in_stage,
     queue_conditions,
     quota_value,
@@ -44,20 +55,110 @@ from review.services.screening_views import (
     MyDecision,
     Progress,
     my_decisions,
+    note_team_change,
     progress,
     progress_for,
+    screening_reasons,
     visible_decisions,
 )
 
 __all__ = [
-    "DecisionPage", "MyDecision", "Progress", "apply_quota", "claim_next", "my_decisions",
-    "next_record",
-    "progress", "progress_for", "queue_head", "record_decision", "screenable_record",
-    "snapshot", "undo_last", "visible_decisions",
+    "DecisionPage", "MyDecision", "Progress", "Screener", "apply_quota", "claim_next", "decide",
+    "my_decisions", "next_record", "progress", "progress_for", "queue_head", "record_decision",
+    "screenable_record", "screener", "screening_reasons", "snapshot", "undo_last",
+    "visible_decisions",
 ]
 
 NOTE_MAX = 5000
 CLAIM_TTL = timedelta(minutes=10)  # how long a shown record is held for its reader
+# A queued retrain that starts later than this from now already covers a new decision.
+RETRAIN_MARGIN_S = 1.0
+
+
+@dataclass(frozen=True)
+class Screener:
+    """A member allowed to screen a project, with their role (one query: see screener())."""
+
+    project: Project
+    role: str
+    user_id: int
+
+
+class _RecordState(NamedTuple):
+    """The few columns of a record that deciding needs (not its texts)."""
+
+    id: int
+    project_id: int
+    canonical_id: int | None
+    auto_excluded_by_id: int | None
+    quota_ta: int | None
+    quota_ft: int | None
+
+
+# Statements built once with bind parameters: SQLAlchemy caches their compiled form, so a
+# request pays for executing them, not for building and compiling the expressions again.
+_ACCESS = (sa.select(Project, Membership.role)
+           .join(Membership, Membership.project_id == Project.id)
+           .where(Project.id == sa.bindparam("project_id"),
+                  Membership.user_id == sa.bindparam("user_id")))
+_RECORD_STATE = sa.select(
+    Record.id, Record.project_id, Record.canonical_id, Record.auto_excluded_by_id,
+    Record.quota_ta, Record.quota_ft).where(Record.id == sa.bindparam("record_id"))
+_OWN = sa.select(Decision).where(
+    Decision.record_id == sa.bindparam("record_id"), Decision.stage == sa.bindparam("stage"),
+    Decision.reviewer_id == REVIEWER_BIND)
+_SLOTS = sa.select(Decision.slot).where(
+    Decision.record_id == sa.bindparam("record_id"), Decision.stage == sa.bindparam("stage"))
+_DROP_CLAIM = sa.delete(ScreeningClaim).where(
+    ScreeningClaim.record_id == sa.bindparam("record_id"),
+    ScreeningClaim.stage == sa.bindparam("stage"), ScreeningClaim.reviewer_id == REVIEWER_BIND,
+).execution_options(synchronize_session=False)
+_DROP_MY_CLAIMS = sa.delete(ScreeningClaim).where(
+    ScreeningClaim.reviewer_id == REVIEWER_BIND, ScreeningClaim.stage == sa.bindparam("stage"),
+).execution_options(synchronize_session=False)
+
+
+class _Queue(NamedTuple):
+    held: Any  # the record the reviewer holds a live claim on
+    one: Any  # a given record, if it is in the queue
+    claimed: tuple[Any, Any]  # first ranked / unranked record not read by enough others
+    open: tuple[Any, Any]  # first ranked / unranked record in the queue
+
+
+@cache
+def _queue(stage: str) -> _Queue:
+    """The queue statements of a stage, built once (parameters: see bound())."""
+    conditions = queue_conditions(PROJECT_BINDS, REVIEWER_BIND, stage)
+    claimed = queue_conditions(PROJECT_BINDS, REVIEWER_BIND, stage, claims_at=NOW_BIND)
+
+    def first(where: list[Any]) -> tuple[Any, Any]:
+        # Ranked records first (index order on ix_records_screening), then unranked by id.
+        base = sa.select(Record).where(*where).limit(1)
+        return (base.where(Record.rank.is_not(None)).order_by(Record.rank, Record.id),
+                base.where(Record.rank.is_(None)).order_by(Record.id))
+
+    held = (sa.select(Record).join(ScreeningClaim, ScreeningClaim.record_id == Record.id)
+            .where(ScreeningClaim.reviewer_id == REVIEWER_BIND, ScreeningClaim.stage == stage,
+                   ScreeningClaim.expires_at > NOW_BIND, *conditions)
+            .order_by(ScreeningClaim.expires_at.desc()).limit(1))
+    one = sa.select(Record).where(Record.id == sa.bindparam("record_id"), *conditions)
+    return _Queue(held, one, first(claimed), first(conditions))
+
+
+def screener(session: Session, *, project_id: int, user_id: int,
+             roles: tuple[str, ...] = SCREEN) -> Screener:
+    """The project and the user's role in one query, if the role is one of ``roles``.
+
+    Non-members get NotFound (ids cannot be probed), other roles PermissionDenied, as
+    :func:`review.services.projects.require_project`.
+    """
+    row = session.execute(_ACCESS, {"project_id": project_id, "user_id": user_id}).first()
+    if row is None:
+        raise NotFound(f"no project {project_id}")
+    project, role = row
+    if role not in roles:
+        raise PermissionDenied(f"this needs the role {' or '.join(roles)}")
+    return Screener(project, role, user_id)
 
 
 def next_record(
@@ -95,35 +196,27 @@ def queue_head(
     entry point.
     """
     check_stage(stage)
-    conditions = queue_conditions(project, reviewer_id, stage)
+    queue = _queue(stage)
+    params = bound(project, reviewer_id=reviewer_id, now=utcnow())
     if record_id is not None:
-        return session.scalar(sa.select(Record).where(Record.id == record_id, *conditions))
-    now = utcnow()
-    held = session.scalar(
-        sa.select(Record).join(ScreeningClaim, ScreeningClaim.record_id == Record.id)
-        .where(ScreeningClaim.reviewer_id == reviewer_id, ScreeningClaim.stage == stage,
-               ScreeningClaim.expires_at > now, *conditions)
-        .order_by(ScreeningClaim.expires_at.desc()).limit(1))
+        return session.scalar(queue.one, {**params, "record_id": record_id})
+    held = session.scalar(queue.held, params)
     if held is not None:
         return held
-    return _unclaimed_first(session, project, reviewer_id, stage)
+    return _unclaimed_first(session, queue, params)
 
 
-def _unclaimed_first(session: Session, project: Project, reviewer_id: int, stage: str
-                     ) -> Record | None:
+def _unclaimed_first(session: Session, queue: _Queue, params: dict[str, Any]) -> Record | None:
     # Records enough others are reading are skipped, unless every open record is.
-    claimed = queue_conditions(project, reviewer_id, stage, claims_at=utcnow())
-    return (_first(session, claimed)
-            or _first(session, queue_conditions(project, reviewer_id, stage)))
+    return _first(session, queue.claimed, params) or _first(session, queue.open, params)
 
 
-def _first(session: Session, conditions: list[Any]) -> Record | None:
-    # Ranked records first (index order on ix_records_screening), then unranked ones by id.
-    base = sa.select(Record).where(*conditions).limit(1)
-    ranked = base.where(Record.rank.is_not(None)).order_by(Record.rank, Record.id)
-    record = session.scalar(ranked)
+def _first(session: Session, statements: tuple[Any, Any], params: dict[str, Any]
+           ) -> Record | None:
+    ranked, unranked = statements
+    record = session.scalar(ranked, params)
     if record is None:
-        record = session.scalar(base.where(Record.rank.is_(None)).order_by(Record.id))
+        record = session.scalar(unranked, params)
     return record
 
 
@@ -137,23 +230,43 @@ def claim_next(
     reading, so a team working at once is not all shown the same record. Replaces the
     reviewer's earlier claims at this stage. Same access contract as :func:`queue_head`.
     """
-    session.execute(sa.delete(ScreeningClaim).where(
-        ScreeningClaim.reviewer_id == reviewer_id, ScreeningClaim.stage == stage))
+    check_stage(stage)
+    session.execute(_DROP_MY_CLAIMS, {"reviewer_id": reviewer_id, "stage": stage})
     record = None
     if record_id is not None:
         record = queue_head(session, project=project, reviewer_id=reviewer_id, stage=stage,
                             record_id=record_id)
     # Its own claims are gone, so the queue head is the first record others do not fill.
-    record = record or _unclaimed_first(session, project, reviewer_id, stage)
+    record = record or _unclaimed_first(
+        session, _queue(stage), bound(project, reviewer_id=reviewer_id, now=utcnow()))
     if record is not None:
-        try:
-            with session.begin_nested():
-                session.add(ScreeningClaim(record_id=record.id, stage=stage,
-                                           reviewer_id=reviewer_id,
-                                           expires_at=utcnow() + CLAIM_TTL))
-        except IntegrityError:
-            pass  # the same reviewer's other request claimed it at the same moment
+        _hold(session, {"record_id": record.id, "stage": stage, "reviewer_id": reviewer_id,
+                        "expires_at": utcnow() + CLAIM_TTL})
     return record
+
+
+@cache
+def _claim_insert(dialect: str) -> Any:
+    """INSERT of a claim that does nothing if the reviewer holds that record already."""
+    names = ("record_id", "stage", "reviewer_id", "expires_at")
+    values: dict[str, Any] = {name: sa.bindparam(name) for name in names}
+    if dialect == "sqlite":
+        return sqlite.insert(ScreeningClaim).values(values).on_conflict_do_nothing()
+    if dialect == "postgresql":
+        return postgresql.insert(ScreeningClaim).values(values).on_conflict_do_nothing()
+    return sa.insert(ScreeningClaim).values(values)
+
+
+def _hold(session: Session, values: dict[str, Any]) -> None:
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        session.execute(_claim_insert(dialect), values)
+        return
+    try:
+        with session.begin_nested():
+            session.execute(_claim_insert(dialect), values)
+    except IntegrityError:
+        pass  # the same reviewer's other request claimed it at the same moment
 
 
 def record_decision(
@@ -169,12 +282,25 @@ def record_decision(
             (a merged duplicate, auto-excluded, or not through title/abstract), or resolved.
     """
     project = require_project(session, project_id=project_id, user_id=reviewer_id, roles=SCREEN)
+    return decide(session, project=project, record_id=record_id, reviewer_id=reviewer_id,
+                  stage=stage, label=label, reason_id=reason_id, note=note)
+
+
+def decide(
+    session: Session, *, project: Project, record_id: int, reviewer_id: int, stage: str,
+    label: str, reason_id: int | None = None, note: str | None = None,
+) -> Decision:
+    """:func:`record_decision` for a caller that has checked the reviewer may screen ``project``.
+
+    The web view has (with :func:`screener`); the rules and errors are the same.
+    """
     check_stage(stage)
     if label not in LABELS:
         raise ValidationError(f"the decision must be one of {', '.join(LABELS)}", field="label")
-    record = session.get(Record, record_id)
-    if record is None or record.project_id != project_id:
+    row = session.execute(_RECORD_STATE, {"record_id": record_id}).first()
+    if row is None or row.project_id != project.id:
         raise NotFound(f"no record {record_id} in this project")
+    record = _RecordState(*row)
     reason_id = _check_reason(session, project, stage, label, reason_id)
     note = _clean_note(note)
     own = _own_decision(session, record_id, stage, reviewer_id)
@@ -182,13 +308,43 @@ def record_decision(
         return _revise(session, own, label=label, reason_id=reason_id, note=note)
     _check_open(session, project, record, stage)
     # A decided record no longer needs its reader's claim (it would count twice for others).
-    session.execute(sa.delete(ScreeningClaim).where(
-        ScreeningClaim.record_id == record_id, ScreeningClaim.stage == stage,
-        ScreeningClaim.reviewer_id == reviewer_id))
+    session.execute(_DROP_CLAIM, {"record_id": record_id, "stage": stage,
+                                  "reviewer_id": reviewer_id})
     decision = _insert(session, project, record, stage, reviewer_id,
                        {"label": label, "reason_id": reason_id, "note": note})
-    request_retrain(session, project_id=project_id, stage=stage)
+    _queue_retrain(session, project_id=project.id, stage=stage)
     return decision
+
+
+# Per database (engine pool) and (project, stage): until when (time.monotonic) the retrain
+# queued by a committed decision of this process has not started yet.
+_RETRAIN_PENDING: weakref.WeakKeyDictionary[Any, dict[tuple[int, str], float]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _queue_retrain(session: Session, *, project_id: int, stage: str) -> None:
+    """Ask for a retrain after labels changed, without a jobs-table query on every decision.
+
+    request_retrain pushes the queued retrain back by its delay. While a retrain this process
+    queued (and committed) is still due more than RETRAIN_MARGIN_S ahead, it will read this
+    decision anyway when it runs, so nothing is asked. The memo is only kept once the
+    transaction commits: a rolled-back request leaves no job behind and no memo either.
+    """
+    if stage != TITLE_ABSTRACT:
+        return  # only title/abstract labels rank records
+    memo = _RETRAIN_PENDING.setdefault(database_key(session), {})
+    key = (project_id, stage)
+    if memo.get(key, 0.0) > time.monotonic():
+        return
+    job = request_retrain(session, project_id=project_id, stage=stage)
+    if job is None or job.status != "queued" or job.run_after is None:
+        return
+    run_after = job.run_after if job.run_after.tzinfo else job.run_after.replace(tzinfo=UTC)
+    ahead = (run_after - datetime.now(UTC)).total_seconds() - RETRAIN_MARGIN_S
+    if ahead > 0:
+        until = time.monotonic() + ahead
+        sa.event.listen(session, "after_commit",
+                        lambda _s: memo.__setitem__(key, until), once=True)
 
 
 def undo_last(session: Session, *, project_id: int, reviewer_id: int, stage: str) -> int | None:
@@ -197,7 +353,7 @@ def undo_last(session: Session, *, project_id: int, reviewer_id: int, stage: str
     Returns None when there is nothing to undo. Refused (ConflictError) once a lead has resolved
     the record, or at title/abstract once the record has full-text decisions.
     """
-    require_project(session, project_id=project_id, user_id=reviewer_id, roles=SCREEN)
+    project = require_project(session, project_id=project_id, user_id=reviewer_id, roles=SCREEN)
     check_stage(stage)
     decision = session.scalar(
         sa.select(Decision)
@@ -210,8 +366,14 @@ def undo_last(session: Session, *, project_id: int, reviewer_id: int, stage: str
     log_event(session, action="decision.undo", object_type="decision", object_id=decision.id,
               project_id=project_id, user_id=reviewer_id, before=snapshot(decision))
     record_id = decision.record_id
+    record = _RecordState(*session.execute(_RECORD_STATE, {"record_id": record_id}).one())
+    was_complete = len(list(session.scalars(_SLOTS, {"record_id": record_id, "stage": stage}))
+                       ) >= quota_value(project, record, stage)
     session.delete(decision)
     session.flush()
+    note_team_change(session, project_id=project_id, stage=stage, decisions=-1,
+                     complete=-int(was_complete))
+    _queue_retrain(session, project_id=project_id, stage=stage)  # a label is gone
     return record_id
 
 
@@ -223,9 +385,8 @@ def snapshot(decision: Decision) -> dict[str, Any]:
 
 def _own_decision(session: Session, record_id: int, stage: str, reviewer_id: int
                   ) -> Decision | None:
-    return session.scalar(sa.select(Decision).where(
-        Decision.record_id == record_id, Decision.stage == stage,
-        Decision.reviewer_id == reviewer_id))
+    return session.scalar(_OWN, {"record_id": record_id, "stage": stage,
+                                 "reviewer_id": reviewer_id})
 
 
 def _check_reason(session: Session, project: Project, stage: str, label: str,
@@ -252,7 +413,7 @@ def _clean_note(note: str | None) -> str | None:
     return note or None
 
 
-def _check_open(session: Session, project: Project, record: Record, stage: str) -> None:
+def _check_open(session: Session, project: Project, record: _RecordState, stage: str) -> None:
     """A new decision needs a record that is screened at this stage."""
     if record.canonical_id is not None:
         raise ConflictError("this record was merged into another (a duplicate)")
@@ -284,22 +445,24 @@ def _revise(session: Session, decision: Decision, *, label: str, reason_id: int 
     if (label, reason_id, note) == (decision.label, decision.reason_id, decision.note):
         return decision
     _check_changeable(session, decision)
+    relabelled = label != decision.label
     decision.label, decision.reason_id, decision.note = label, reason_id, note
     decision.updated_at = utcnow()
     session.flush()
     log_event(session, action="decision.revise", object_type="decision", object_id=decision.id,
               project_id=decision.project_id, user_id=decision.reviewer_id, before=before,
               after=snapshot(decision))
+    if relabelled:  # the ranking learns from labels: a changed one is a reason to retrain
+        _queue_retrain(session, project_id=decision.project_id, stage=decision.stage)
     return decision
 
 
-def _insert(session: Session, project: Project, record: Record, stage: str, reviewer_id: int,
-            values: dict[str, Any]) -> Decision:
+def _insert(session: Session, project: Project, record: _RecordState, stage: str,
+            reviewer_id: int, values: dict[str, Any]) -> Decision:
     """Take the first free slot; on a lost race retry the next one inside a SAVEPOINT."""
     quota = quota_value(project, record, stage)
     for _attempt in range(quota + 2):
-        taken = set(session.scalars(sa.select(Decision.slot).where(
-            Decision.record_id == record.id, Decision.stage == stage)))
+        taken = set(session.scalars(_SLOTS, {"record_id": record.id, "stage": stage}))
         free = [slot for slot in range(1, quota + 1) if slot not in taken]
         if not free:
             raise ConflictError("this record already has all its decisions")
@@ -317,5 +480,7 @@ def _insert(session: Session, project: Project, record: Record, stage: str, revi
         log_event(session, action="decision.create", object_type="decision",
                   object_id=decision.id, project_id=project.id, user_id=reviewer_id,
                   after=snapshot(decision))
+        note_team_change(session, project_id=project.id, stage=stage, decisions=1,
+                         complete=int(len(taken) + 1 == quota))
         return decision
     raise ConflictError("this record already has all its decisions")

@@ -7,7 +7,12 @@ people's only on records that have all their decisions; leads see everything.
 from __future__ import annotations
 
 import math
+import threading
+import time
+import weakref
 from dataclasses import dataclass
+from functools import cache
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,7 +20,11 @@ from sqlalchemy.orm import Session
 from review.models import Decision, ExclusionReason, Project, Record
 from review.services.projects import READ, SCREEN, require_project, role_in
 from review.services.screening_rules import (
+    PROJECT_BINDS,
+    REVIEWER_BIND,
+    bound,
     check_stage,
+    database_key,
     decision_count,
     in_stage,
     quota_of,
@@ -63,35 +72,114 @@ class DecisionPage:
 
 
 def progress(session: Session, *, project_id: int, reviewer_id: int, stage: str) -> Progress:
-    """Counts for the screening page: mine, my queue, and the team's (no one's labels).
-
-    One pass over the records of the stage on the covering index ix_records_screening, with
-    one probe per record into the decisions index; my own decisions are counted apart.
-    """
+    """Counts for the screening page: mine, my queue, and the team's (no one's labels)."""
     project = require_project(session, project_id=project_id, user_id=reviewer_id, roles=READ)
     return progress_for(session, project=project, reviewer_id=reviewer_id, stage=stage)
 
 
-def progress_for(session: Session, *, project: Project, reviewer_id: int, stage: str
-                 ) -> Progress:
-    """:func:`progress` for a project the caller has already checked the user may read."""
+class _ProgressStatements(NamedTuple):
+    team_records: Any  # records at the stage, and those with all their decisions
+    team_decisions: Any  # decisions by everyone
+    mine: Any  # my decisions, and those on records still waiting for someone else
+
+
+@cache
+def _progress_statements(stage: str) -> _ProgressStatements:
+    """The progress queries of a stage, built once (parameters: see bound())."""
+    full = decision_count(stage) >= quota_of(PROJECT_BINDS, stage)
+    team_records = (sa.select(sa.func.count(Record.id), sa.func.sum(sa.case((full, 1), else_=0)))
+                    .where(*in_stage(PROJECT_BINDS, stage)))
+    team_decisions = sa.select(sa.func.count(Decision.id)).where(
+        Decision.project_id == PROJECT_BINDS.id, Decision.stage == stage)
+    waiting = sa.and_(*in_stage(PROJECT_BINDS, stage), ~full)
+    mine = (sa.select(sa.func.count(Decision.id), sa.func.sum(sa.case((waiting, 1), else_=0)))
+            .select_from(Decision).join(Record, Record.id == Decision.record_id)
+            .where(Decision.project_id == PROJECT_BINDS.id, Decision.stage == stage,
+                   Decision.reviewer_id == REVIEWER_BIND))
+    return _ProgressStatements(team_records, team_decisions, mine)
+
+
+class _Team(NamedTuple):
+    at: float  # time.monotonic() when the count began
+    total: int
+    complete: int
+    decisions: int
+
+
+# Team counts per database (engine pool), project and stage; see progress_for(max_age=...).
+_TEAM: weakref.WeakKeyDictionary[Any, dict[tuple[int, str], _Team]] = weakref.WeakKeyDictionary()
+_TEAM_LOCK = threading.Lock()
+
+
+def note_team_change(session: Session, *, project_id: int, stage: str, decisions: int,
+                     complete: int) -> None:
+    """Once the transaction commits, add this change to the team counts this process keeps.
+
+    Decisions made through this process then show at once in the kept counts; changes made
+    elsewhere (other processes, imports, merges, resolutions) show when they are counted
+    again. A count that began after the commit already holds the change and is left alone.
+    """
+    pool, key = database_key(session), (project_id, stage)
+
+    def apply(_session: Session) -> None:
+        committed = time.monotonic()
+        with _TEAM_LOCK:
+            kept = _TEAM.get(pool, {}).get(key)
+            if kept is not None and kept.at < committed:
+                _TEAM[pool][key] = kept._replace(complete=kept.complete + complete,
+                                                 decisions=kept.decisions + decisions)
+
+    sa.event.listen(session, "after_commit", apply, once=True)
+
+
+def progress_for(session: Session, *, project: Project, reviewer_id: int, stage: str,
+                 team_max_age: float = 0.0) -> Progress:
+    """:func:`progress` for a project the caller has already checked the user may read.
+
+    The team's counts (records complete, decisions) pass over every record of the stage, a
+    cost that grows with the project; with ``team_max_age`` seconds they may come from a
+    count this process made that recently (the screening page shows them on every record),
+    kept up to date with the decisions made through this process (note_team_change). The
+    reviewer's own counts are always counted afresh: one pass over their decisions.
+    """
     check_stage(stage)
-    project_id = project.id
-    full = decision_count(stage) >= quota_of(project, stage)
-    total, complete = session.execute(
-        sa.select(sa.func.count(Record.id), sa.func.sum(sa.case((full, 1), else_=0)))
-        .where(*in_stage(project, stage))).one()
-    mine_base = sa.select(sa.func.count(Decision.id)).where(
-        Decision.project_id == project_id, Decision.stage == stage)
-    team = session.scalar(mine_base) or 0
-    mine_base = mine_base.where(Decision.reviewer_id == reviewer_id)
-    mine = session.scalar(mine_base) or 0
-    # My decisions on records that still wait for someone else: not in my queue, not complete.
-    mine_open = session.scalar(mine_base.join(Record, Record.id == Decision.record_id)
-                               .where(*in_stage(project, stage), ~full)) or 0
-    complete = int(complete or 0)
-    return Progress(stage=stage, mine=mine, my_remaining=(total or 0) - complete - mine_open,
-                    team_decisions=team, complete=complete, total=total or 0)
+    statements = _progress_statements(stage)
+    params = bound(project, reviewer_id=reviewer_id)
+    team = _team_counts(session, statements, params, stage, team_max_age)
+    mine, mine_open = session.execute(statements.mine, params).one()
+    mine_open = int(mine_open or 0)
+    return Progress(stage=stage, mine=mine or 0,
+                    my_remaining=max(0, team.total - team.complete - mine_open),
+                    team_decisions=team.decisions, complete=team.complete, total=team.total)
+
+
+def _team_counts(session: Session, statements: _ProgressStatements, params: dict[str, Any],
+                 stage: str, max_age: float) -> _Team:
+    key = (params["project_id"], stage)
+    pool = database_key(session)
+    if max_age > 0:
+        with _TEAM_LOCK:
+            known = _TEAM.get(pool, {}).get(key)
+        if known is not None and time.monotonic() - known.at <= max_age:
+            return known
+    began = time.monotonic()
+    total, complete = session.execute(statements.team_records, params).one()
+    decisions = session.scalar(statements.team_decisions, params) or 0
+    team = _Team(began, total or 0, int(complete or 0), decisions)
+    with _TEAM_LOCK:
+        _TEAM.setdefault(pool, {})[key] = team
+    return team
+
+
+_REASONS = (sa.select(ExclusionReason)
+            .where(ExclusionReason.project_id == sa.bindparam("project_id"),
+                   ExclusionReason.active.is_(True))
+            .order_by(ExclusionReason.position))
+
+
+def screening_reasons(session: Session, *, project_id: int) -> list[ExclusionReason]:
+    """The project's exclusion reasons in their order (a statement built once, for every page)."""
+    return list(session.scalars(_REASONS, {"project_id": project_id}))
 
 
 def my_decisions(
