@@ -21,8 +21,9 @@ from importers.columns import TARGETS
 from review import jobs
 from review.errors import ConflictError, NotFound, ValidationError
 from review.models import SOURCE_KINDS, ImportBatch, Source, User
+from review.services import import_io
 from review.services.audit import log_event
-from review.services.import_io import parse_pieces, store_records
+from review.services.import_io import parse_pieces, parse_rows, row_spec, store_rows
 from review.services.projects import READ, SCREEN, require_project
 
 FORMAT_CHOICES = ("auto", *importers.FORMATS)
@@ -204,6 +205,8 @@ def import_file(
     skipped = _read_and_store(session, batch, data, mapping, skip_invalid, progress)
     if skipped and not skip_invalid:
         raise _rejection(filename, batch.n_read, skipped)
+    if batch.n_imported >= import_io.ANALYZE_MIN_RECORDS:
+        import_io.analyze_records(session)
     batch.skipped, batch.n_skipped = skipped, len(skipped)
     report = ImportReport(filename, batch.id, source.id, source.name, batch.format,
                           batch.encoding, sha, batch.n_read, batch.n_imported, batch.n_skipped,
@@ -226,26 +229,26 @@ def _read_and_store(
     every problem) and the caller refuses the file; its rows go with the rollback.
     """
     skipped: list[dict[str, str]] = []
-    nul = b"\x00" in data
-    # closing(): the worker process parsing ahead is shut down even when storing fails.
-    pieces = closing(parse_pieces(data, filename=batch.filename, format=batch.format,
-                                  mapping=mapping, parallel=True))
+    spec = row_spec(session, batch.project_id, batch.id, nul=b"\x00" in data)
+    # closing(): the worker processes parsing ahead are shut down even when storing fails.
+    pieces = closing(parse_rows(data, filename=batch.filename, format=batch.format,
+                                mapping=mapping, spec=spec, parallel=True))
     try:
         with pieces as results:
-            for result, done_bytes in results:
+            for result, rows, done_bytes in results:
                 if batch.n_read == 0:
                     batch.format, batch.encoding = result.format, result.encoding
                     batch.mapping = result.mapping or None
                 skipped += [{"locator": p.locator, "reason": p.reason} for p in result.problems]
-                batch.n_read += len(result.records) + len(result.problems)
+                batch.n_read += len(rows) + len(result.problems)
                 if skipped and not skip_invalid:
                     continue
-                records, result.records = result.records, []
                 # The total is known at the end only: estimate it from the bytes read so far.
-                estimate = round((batch.n_imported + len(records)) * len(data) / done_bytes)
-                store_records(session, batch.project_id, batch.id, records, nul=nul,
-                              progress=progress, offset=batch.n_imported, total=estimate)
-                batch.n_imported += len(records)
+                estimate = round((batch.n_imported + len(rows)) * len(data) / done_bytes)
+                store_rows(session, rows, progress=progress, offset=batch.n_imported,
+                           total=estimate)
+                batch.n_imported += len(rows)
+                del rows
     except importers.ImportFormatError as exc:
         where = f"line {exc.line}" if exc.line else "file"
         raise ImportRejected(f"{exc}; nothing was imported",

@@ -18,14 +18,23 @@ BROKEN = "TY  - JOUR\nPY  - 2020\nVL  - 3\nER  - \n"
 @pytest.fixture
 def big(monkeypatch) -> bytes:
     """A RIS file with one broken record, cut into many pieces (small sizes for speed)."""
+    return _big(monkeypatch, "mixed")
+
+
+def _big(monkeypatch, newline: str) -> bytes:
     good = shared_data(*RIS).read_text(encoding="utf-8-sig")
     monkeypatch.setattr(import_io, "STREAM_BYTES", 10_000)
     monkeypatch.setattr(import_io, "PIECE_BYTES", 20_000)
-    return "\r\n".join([good] * 12 + [BROKEN] + [good] * 6).encode()
+    text = "\r\n".join([good] * 12 + [BROKEN] + [good] * 6)  # mixed line ends
+    return (text if newline == "mixed" else text.replace("\r\n", "\n")
+            .replace("\n", newline)).encode()
 
 
-@pytest.mark.parametrize("parallel", [True, False])
-def test_pieces_give_the_records_and_problems_of_one_parse(big, parallel) -> None:
+@pytest.mark.parametrize(("parallel", "newline"),
+                         [(True, "mixed"), (False, "mixed"), (True, "\n"), (True, "\r\n")])
+def test_pieces_give_the_records_and_problems_of_one_parse(monkeypatch, parallel,
+                                                           newline) -> None:
+    big = _big(monkeypatch, newline)
     whole = importers.parse(big, filename="big.ris")
     pieces = list(import_io.parse_pieces(big, filename="big.ris", parallel=parallel))
     assert len(pieces) > 3
@@ -62,7 +71,7 @@ def test_the_worker_stops_when_storing_fails(session, team, big, monkeypatch) ->
     def failing(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(service, "store_records", failing)
+    monkeypatch.setattr(service, "store_rows", failing)
     with pytest.raises(RuntimeError):
         service.import_file(session, project_id=team.project.id, user_id=team.lead.id,
                             source_name="PubMed", filename="big.ris", data=big,

@@ -240,9 +240,48 @@ def test_large_ris_read_in_pieces_gives_the_same_records_and_lines(session, team
     glimpse = service.preview(data, "big.ris")
     assert glimpse.partial and glimpse.records[0].locator == whole.records[0].locator
     assert abs(glimpse.n_records - len(whole.records)) < len(whole.records) * 0.2
-    locators = session.scalars(sa.select(Record.locator).where(Record.batch_id == report.batch_id)
-                               .order_by(Record.id)).all()
-    assert locators == [r.locator for r in whole.records]
+    rows = session.scalars(sa.select(Record).where(Record.batch_id == report.batch_id)
+                           .order_by(Record.id)).all()
+    # Rows written in bulk read back as the parsed records: every field, JSON and raw tags.
+    assert [_fields(r) for r in rows] == [_fields(r) for r in whole.records]
+    assert all(r.project_id == team.project.id and r.created_at is not None for r in rows)
+    assert len({r.created_at for r in rows}) == 1
+
+
+def _fields(record: Record | importers.Record) -> tuple:
+    source_id = getattr(record, "source_record_id", getattr(record, "source_id", None))
+    return (source_id, record.locator, record.title, record.abstract, record.authors,
+            record.year, record.journal, record.volume, record.issue, record.pages, record.doi,
+            record.pmid, record.issn, record.isbn, record.url, record.keywords,
+            record.language, record.publication_type, record.publisher, record.raw)
+
+
+def _planned_rows(session) -> float | None:
+    """PostgreSQL's estimate of the records table's rows (set by ANALYZE), else None."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return session.scalar(sa.text("SELECT reltuples FROM pg_class "
+                                  "WHERE oid = 'records'::regclass"))
+
+
+def test_a_large_import_refreshes_the_planner_statistics(session, team, monkeypatch) -> None:
+    from review.services import import_io
+
+    data = shared_data(*RIS).read_bytes()
+    n = ris_records_in(data.decode("utf-8-sig"))
+    monkeypatch.setattr(import_io, "ANALYZE_MIN_RECORDS", n + 1)
+    before = _planned_rows(session)
+    _import(session, team, data, "small.ris")  # below the threshold: no ANALYZE
+    assert _planned_rows(session) == before
+    monkeypatch.setattr(import_io, "ANALYZE_MIN_RECORDS", n)
+    report = service.import_file(session, project_id=team.project.id, user_id=team.lead.id,
+                                 source_name="PubMed", filename="large.ris", data=data,
+                                 force=True)
+    if before is not None:  # PostgreSQL: ANALYZE ran in the import's transaction
+        assert before != 2 * n and _planned_rows(session) == 2 * n
+    session.commit()
+    assert report.n_imported == n
+    assert stored(session, team.project.id)["records"] == 2 * n
 
 
 def test_list_literal_cells_become_lists(session, team) -> None:
