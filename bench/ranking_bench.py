@@ -200,6 +200,12 @@ def _mean_se(xs: list[float]) -> tuple[float, float]:
     return st.mean(xs), (st.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else 0.0)
 
 
+def _seed_se(per_set: list[tuple[float, float]]) -> tuple[float, float]:
+    """Mean over sets of per-set means, and its SE from the per-set SEs (seed noise only)."""
+    n = len(per_set)
+    return st.mean(m for m, _ in per_set), math.sqrt(sum(se * se for _, se in per_set)) / n
+
+
 def _models(args: argparse.Namespace) -> list[str]:
     models = [m for m in (args.models or args.ranker or DEFAULT_RANKER).split(",") if m]
     for m in models:  # fail before hours of simulation on a misspelt name
@@ -241,34 +247,53 @@ def quality(args: argparse.Namespace) -> dict:
         with Pool(args.workers) as pool:
             for (kind, t), r in pool.imap_unordered(_run, tasks, chunksize=1):
                 results[(kind, t[0], t[1], "" if kind == "asreview" else t[3])] = r
-    summary = summarize(base, names, models, results, params)
+    summary = summarize(base, names, models, results, params, args.with_asreview, args.min_seeds)
     summary["wall_s"] = time.time() - c0
     print_quality(summary)
     return summary
 
 
-def summarize(base: dict, names: list[str], models: list[str], results: dict, params: dict):
+def _check_live(base: dict, name: str, results: dict, out: dict) -> None:
+    """Put every finished live ELAS u4 run of a set beside the baseline JSON's run."""
+    for s, b in base[name].items():
+        r = results.get(("asreview", name, s, ""))
+        if r is None:
+            continue
+        out[f"{name}:{s}"] = {
+            "live_records_to_95": r["metrics"]["records_to_95"],
+            "json_records_to_95": b["records_to_95"],
+            "live_wss_95": r["metrics"]["wss_95"],
+            "json_wss_95": b["wss_95"],
+            "live_recall_at_10pct": r["metrics"]["recall_at_10pct"],
+            "json_recall_at_10pct": b["recall_at_10pct"],
+        }
+
+
+def summarize(
+    base: dict,
+    names: list[str],
+    models: list[str],
+    results: dict,
+    params: dict,
+    with_asreview: bool = False,
+    min_seeds: int = 1,
+) -> dict:
     """Per-set mean and SE over the seeds for ELAS u4 (live, else JSON) and each Sieve model.
 
-    A set's row uses the seeds on which every arm finished (all of them unless a run was cut).
+    A set's row uses the seeds on which every arm finished (all of them unless a run was cut;
+    with_asreview: ELAS u4 live among the arms); sets with fewer than min_seeds are left out.
     """
     rows, live_vs_json = [], {}
     for n in names:
         seeds = [s for s in base[n] if all(("sieve", n, s, m) in results for m in models)]
-        if not seeds:
+        if with_asreview:
+            seeds = [s for s in seeds if ("asreview", n, s, "") in results]
+        _check_live(base, n, results, live_vs_json)
+        if len(seeds) < max(1, min_seeds):
             continue
         live = {
             s: results[("asreview", n, s, "")] for s in seeds if ("asreview", n, s, "") in results
         }
-        for s, r in live.items():
-            live_vs_json[f"{n}:{s}"] = {
-                "live_records_to_95": r["metrics"]["records_to_95"],
-                "json_records_to_95": base[n][s]["records_to_95"],
-                "live_wss_95": r["metrics"]["wss_95"],
-                "json_wss_95": base[n][s]["wss_95"],
-                "live_recall_at_10pct": r["metrics"]["recall_at_10pct"],
-                "json_recall_at_10pct": base[n][s]["recall_at_10pct"],
-            }
         elas = [
             (live[s]["metrics"]["wss_95"] if s in live else base[n][s]["wss_95"]) for s in seeds
         ]
@@ -297,14 +322,14 @@ def summarize(base: dict, names: list[str], models: list[str], results: dict, pa
                 ),
             }
         rows.append(row)
-    overall: dict = {"elas": _mean_se([r["elas"][0] for r in rows])} if rows else {}
+    overall: dict = {"elas": _seed_se([r["elas"] for r in rows])} if rows else {}
     for m in models:
         if not rows:
             break
         diffs = [r["models"][m]["diff"][0] for r in rows]
         worst = min(rows, key=lambda r: r["models"][m]["diff"][0])
         overall[m] = {
-            "wss_95": _mean_se([r["models"][m]["wss_95"][0] for r in rows]),
+            "wss_95": _seed_se([r["models"][m]["wss_95"] for r in rows]),
             "diff": _mean_se(diffs),
             "worst_set": [worst["set"], worst["models"][m]["diff"][0]],
         }
@@ -331,6 +356,8 @@ def print_quality(s: dict) -> None:
     """Markdown table: one row per set, mean (SE over seeds) of WSS@95 for every arm."""
     models = s["models"]
     print(f"\nSieve models {models} {s['params'] or ''}")
+    print("per set: mean over the seeds (SE = sd over the seeds / sqrt(seeds)); mean row: SE")
+    print("of the tools' means from the per-set SEs, of the difference from its spread over sets")
     head = "| set | N | incl. | seeds | ELAS u4 (live runs) WSS@95 (SE) |"
     head += "".join(f" {m} (SE) | {m} − ELAS (SE) |" for m in models)
     head += " median iter s ELAS / " + " / ".join(models) + " |"
@@ -462,6 +489,9 @@ def main() -> None:
     ap.add_argument("--seeds", default="", help="comma-separated prior seeds (default all)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cached-only", action="store_true", help="table from finished runs only")
+    ap.add_argument(
+        "--min-seeds", type=int, default=1, help="table: leave out sets with fewer finished seeds"
+    )
     ap.add_argument("--with-asreview", action="store_true")
     ap.add_argument(
         "--asreview-full",
