@@ -6,6 +6,18 @@ Typical use by the service::
     scores = rank(feats, training_labels(decisions, resolutions_by_row))
 """
 
+from .embedding_rankers import (
+    EmbeddingSvmRanker,
+    RankAverageRanker,
+    StackedSvmRanker,
+    SwitchSvmRanker,
+)
+from .embeddings import (
+    EMBEDDINGS_EXTRA,
+    EmbeddingsUnavailable,
+    build_embedding_features,
+    embeddings_available,
+)
 from .features import FEATURES_VERSION, Features, build_features, features_key, record_text
 from .metrics import METRIC_KEYS, order_metrics, records_to_recall, wss
 from .query import calibration_sample, labels_vector, protocol_order, rank, training_labels
@@ -22,20 +34,28 @@ from .simulate import ScreeningOrder, SimulationResult, draw_priors, simulate
 
 __all__ = [
     "DEFAULT_RANKER",
+    "EMBEDDINGS_EXTRA",
     "FEATURES_VERSION",
     "METRIC_KEYS",
     "UNLABELLED",
+    "EmbeddingSvmRanker",
+    "EmbeddingsUnavailable",
     "FastTfidfSvmRanker",
     "Features",
     "NaiveBayesRanker",
+    "RankAverageRanker",
     "ScreeningOrder",
     "SimulationResult",
+    "StackedSvmRanker",
+    "SwitchSvmRanker",
     "TfidfLogRegRanker",
     "TfidfSvmRanker",
     "available_rankers",
+    "build_embedding_features",
     "build_features",
     "calibration_sample",
     "draw_priors",
+    "embeddings_available",
     "features_key",
     "labels_vector",
     "load_ranker",

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .embeddings import build_embedding_features
 from .features import Features, build_features
 from .metrics import order_metrics
 from .rankers import UNLABELLED
@@ -117,14 +118,19 @@ def simulate(
     if not np.isin(y_true, (0, 1)).all() or y_true.sum() == 0:
         raise ValueError("labels must be 0/1 with at least one include")
     t_start = time.perf_counter()
-    feats = features if features is not None else build_features(texts)
+    model = load_ranker(ranker, random_state=seed) if isinstance(ranker, str) else ranker
+    if features is not None:
+        feats = features
+    elif getattr(model, "uses_embeddings", False):
+        feats = build_embedding_features(texts)  # [TF-IDF | sentence embeddings]
+    else:
+        feats = build_features(texts)
     if prior_ids is not None:
         priors = _prior_rows(prior_ids, ids)
     else:
         priors = draw_priors(
             y_true, seed=seed, n_included=n_prior_included, n_excluded=n_prior_excluded
         )
-    model = load_ranker(ranker, random_state=seed) if isinstance(ranker, str) else ranker
     screened, times = _loop(
         feats, y_true, priors, model, stop_when_all_found, max_iterations, batch_divisor
     )
