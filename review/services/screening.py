@@ -9,7 +9,6 @@ see :mod:`review.services.screening_views` for lists, progress and what a user m
 
 from __future__ import annotations
 
-import time
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from review.models import (
     LABELS,
     Decision,
     ExclusionReason,
+    Job,
     Membership,
     Project,
     Record,
@@ -316,35 +316,42 @@ def decide(
     return decision
 
 
-# Per database (engine pool) and (project, stage): until when (time.monotonic) the retrain
-# queued by a committed decision of this process has not started yet.
-_RETRAIN_PENDING: weakref.WeakKeyDictionary[Any, dict[tuple[int, str], float]] = (
+# Per database (engine pool) and (project, stage): the retrain job a committed decision of
+# this process last queued or pushed back.
+_RETRAIN_JOB: weakref.WeakKeyDictionary[Any, dict[tuple[int, str], int]] = (
     weakref.WeakKeyDictionary())
+_JOB_STATE = sa.select(Job.status, Job.run_after).where(Job.id == sa.bindparam("job_id"))
 
 
 def _queue_retrain(session: Session, *, project_id: int, stage: str) -> None:
-    """Ask for a retrain after labels changed, without a jobs-table query on every decision.
+    """Ask for a retrain after labels changed; skipped while the queued one will read them.
 
-    request_retrain pushes the queued retrain back by its delay. While a retrain this process
-    queued (and committed) is still due more than RETRAIN_MARGIN_S ahead, it will read this
-    decision anyway when it runs, so nothing is asked. The memo is only kept once the
-    transaction commits: a rolled-back request leaves no job behind and no memo either.
+    request_retrain pushes the queued retrain back by its delay, which costs a jobs query and
+    an update on every decision. Instead, while the retrain last queued from this process is
+    still queued and due more than RETRAIN_MARGIN_S from now, it will read this decision when
+    it runs, so one look at that job by its id is enough. The job is only remembered once the
+    transaction commits (a rolled-back request leaves no job behind).
     """
     if stage != TITLE_ABSTRACT:
         return  # only title/abstract labels rank records
-    memo = _RETRAIN_PENDING.setdefault(database_key(session), {})
+    memo = _RETRAIN_JOB.setdefault(database_key(session), {})
     key = (project_id, stage)
-    if memo.get(key, 0.0) > time.monotonic():
-        return
+    job_id = memo.get(key)
+    if job_id is not None:
+        state = session.execute(_JOB_STATE, {"job_id": job_id}).first()
+        if state is not None and state.status == "queued" and _seconds_until(
+                state.run_after) > RETRAIN_MARGIN_S:
+            return
     job = request_retrain(session, project_id=project_id, stage=stage)
-    if job is None or job.status != "queued" or job.run_after is None:
-        return
-    run_after = job.run_after if job.run_after.tzinfo else job.run_after.replace(tzinfo=UTC)
-    ahead = (run_after - datetime.now(UTC)).total_seconds() - RETRAIN_MARGIN_S
-    if ahead > 0:
-        until = time.monotonic() + ahead
+    if job is not None and job.status == "queued":
+        queued_id = job.id
         sa.event.listen(session, "after_commit",
-                        lambda _s: memo.__setitem__(key, until), once=True)
+                        lambda _s: memo.__setitem__(key, queued_id), once=True)
+
+
+def _seconds_until(when: datetime) -> float:
+    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)  # SQLite: naive UTC
+    return (aware - datetime.now(UTC)).total_seconds()
 
 
 def undo_last(session: Session, *, project_id: int, reviewer_id: int, stage: str) -> int | None:

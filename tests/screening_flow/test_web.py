@@ -149,3 +149,16 @@ def test_viewer_may_not_screen(client, auth, team):
     response = auth.post(url(team, "decide"), {"record_id": team.records[0].id,
                                                "label": "include"})
     assert response.status_code == 403
+
+
+def test_a_plain_form_notice_shows_once_in_the_next_htmx_fragment(client, auth, team):
+    auth.login(team.ada.email)
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      client.get(url(team), headers=HX).get_data(as_text=True)).group(1)
+    for record in team.records[:3]:  # no page in between shows the flashed notices
+        response = client.post(url(team, "decide"), data={
+            "record_id": record.id, "label": "include", "csrf_token": token})
+        assert response.status_code == 303
+    fragment = client.get(url(team), headers=HX).get_data(as_text=True)
+    assert all(f"Saved: include (record {r.id})" in fragment for r in team.records[:3])
+    assert "Saved:" not in client.get(url(team)).get_data(as_text=True)
