@@ -1,4 +1,4 @@
-"""End-to-end import of 100,000 RIS records into SQLite through review.services.imports.
+"""End-to-end import of 100,000 RIS records into SQLite (or PostgreSQL) via review.services.imports.
 
 The file is the one bench/import_parse_bench.py builds: the real RIS samples under
 ../shared/data/formats/ris repeated with varied fields (title suffix, DOI, year, ID). Each
@@ -15,6 +15,7 @@ measurement runs in its own process so its peak memory is its own:
   to and from a worker, inserting them, committing.
 
     .venv/bin/python bench/import_bench.py [--records 100000] [--no-rispy] [--parts]
+        [--url postgresql+psycopg://.../a_disposable_database]
 """
 
 from __future__ import annotations
@@ -110,13 +111,15 @@ def phase_rispy(path: Path) -> dict[str, Any]:
             "records": len(entries), "peak_mb": _status_mb()}
 
 
-def phase_import(path: Path, workdir: Path) -> dict[str, Any]:
-    """import_file into a fresh SQLite database, commit included."""
+def phase_import(path: Path, workdir: Path, url: str | None) -> dict[str, Any]:
+    """import_file into a fresh database (SQLite unless ``url``), commit included."""
     import review.models  # noqa: F401
     from review.db import Base, make_engine, make_sessionmaker
-    from review.services import imports, projects, users
+    from review.services import import_io, imports, projects, users
 
-    engine = make_engine(f"sqlite:///{workdir / 'bench.db'}")
+    engine = make_engine(url or f"sqlite:///{workdir / 'bench.db'}")
+    if url:
+        Base.metadata.drop_all(engine)
     Base.metadata.create_all(engine)
     factory = make_sessionmaker(engine)
     with factory() as session:
@@ -129,6 +132,7 @@ def phase_import(path: Path, workdir: Path) -> dict[str, Any]:
 
         parsing = _timed(importers, "parse")
         storing = _timed(imports, "store_rows")
+        analyzing = _timed(import_io, "analyze_records")
         with ChildWatch() as workers:
             start = (time.perf_counter(), time.process_time())
             report = imports.import_file(session, project_id=project.id, user_id=lead.id,
@@ -143,13 +147,15 @@ def phase_import(path: Path, workdir: Path) -> dict[str, Any]:
         "workers_cpu_s": child.ru_utime + child.ru_stime,
         "worker_peak_mb": sorted(workers.peak_mb.values(), reverse=True),
         "worker_cpu_s": sorted(workers.cpu_s.values(), reverse=True),
-        "load": os.getloadavg()[0]}
+        "load": os.getloadavg()[0], "database": engine.dialect.name}
     for i, clock in enumerate(("wall", "cpu")):
         out[f"{clock}_s"] = end[i] - start[i]
         out[f"{clock}_parse_s"] = parsing[i]
         out[f"{clock}_store_s"] = storing[i]
         out[f"{clock}_commit_s"] = end[i] - before_commit[i]
-        out[f"{clock}_rest_s"] = before_commit[i] - start[i] - parsing[i] - storing[i]
+        out[f"{clock}_analyze_s"] = analyzing[i]
+        out[f"{clock}_rest_s"] = (before_commit[i] - start[i] - parsing[i] - storing[i]
+                                  - analyzing[i])
     return out
 
 
@@ -224,15 +230,16 @@ def phase_parts(path: Path, workdir: Path) -> dict[str, Any]:
             "file_records": None, "pieces": len(cuts), "load": os.getloadavg()[0]}
 
 
-def _run(phase: str, path: Path, workdir: Path) -> dict[str, Any]:
+def _run(phase: str, path: Path, workdir: Path, url: str | None = None) -> dict[str, Any]:
+    more = ["--url", url] if url else []
     out = subprocess.run([sys.executable, __file__, "--phase", phase, "--file", str(path),
-                          "--workdir", str(workdir)], check=True, capture_output=True,
+                          "--workdir", str(workdir), *more], check=True, capture_output=True,
                          text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 PHASES = {"rispy": lambda a: phase_rispy(a.file), "import": lambda a: phase_import(
-    a.file, a.workdir), "parts": lambda a: phase_parts(a.file, a.workdir)}
+    a.file, a.workdir, a.url), "parts": lambda a: phase_parts(a.file, a.workdir)}
 
 
 def main() -> None:
@@ -242,6 +249,8 @@ def main() -> None:
     parser.add_argument("--no-rispy", action="store_true", help="skip rispy's parse")
     parser.add_argument("--parts", action="store_true",
                         help="also time each step on one 8 MB piece")
+    parser.add_argument("--url", help="import into this database instead of a fresh SQLite "
+                        "file (PostgreSQL: a disposable database, its tables are dropped)")
     parser.add_argument("--phase", choices=tuple(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -258,7 +267,7 @@ def main() -> None:
         path.write_bytes(build.build(args.records))
         size_mb = path.stat().st_size / 1e6
         rispy_run = None if args.no_rispy else _run("rispy", path, workdir)
-        imported = _run("import", path, workdir)
+        imported = _run("import", path, workdir, args.url)
         parts = _run("parts", path, workdir) if args.parts else None
     n = imported["records"]
     assert n == args.records, imported
@@ -273,11 +282,13 @@ def main() -> None:
 def _print_import(n: int, imported: dict[str, Any], rispy_run: dict[str, Any] | None) -> None:
     print("| step | wall s | CPU s | records/s (wall) | records/CPU-s | peak RSS |\n"
           "|---|---:|---:|---:|---:|---:|")
-    rows = [("import_file end to end into SQLite (commit included); main process", imported,
-             "", f"**{imported['peak_mb']:,.0f} MB**"),
+    rows = [(f"import_file end to end into {imported['database']} (commit included); "
+             "main process", imported, "", f"**{imported['peak_mb']:,.0f} MB**"),
             ("- main: importers.parse of the first piece (or of a small file)", imported,
              "parse_", ""),
-            ("- main: store_rows (executemany of the workers' rows)", imported, "store_", ""),
+            ("- main: store_rows (executemany or COPY of the workers' rows)", imported,
+             "store_", ""),
+            ("- main: ANALYZE records (PostgreSQL only)", imported, "analyze_", ""),
             ("- main: commit", imported, "commit_", ""),
             ("- main: the rest (sha256, cutting, waiting for and unpickling rows)", imported,
              "rest_", "")]
