@@ -201,13 +201,13 @@ def store_rows(
 ) -> None:
     """Insert rows from `parse_rows` in the session's transaction, `CHUNK` rows at a time.
 
-    SQLite gets the driver's ``executemany``, PostgreSQL ``COPY``: no per-row work in
-    SQLAlchemy (the rows are already what the driver takes).
+    SQLite gets the driver's ``executemany``, PostgreSQL (psycopg) ``COPY``: no per-row
+    work in SQLAlchemy (the rows are already what the driver takes).
     """
     count = len(rows)
     total = max(total or 0, offset + count)
     conn = session.connection()
-    write = _copy if conn.dialect.name == "postgresql" else _executemany
+    write = _copy if conn.dialect.driver == "psycopg" else _executemany
     for start in range(0, count, CHUNK):
         end = min(start + CHUNK, count)
         write(conn, rows[start:end])
@@ -215,13 +215,13 @@ def store_rows(
             progress(offset + end, total)
 
 
-_INSERT = (f"INSERT INTO {_RECORDS.name} ({', '.join(_COLUMNS)}) "
-           f"VALUES ({', '.join('?' for _ in _COLUMNS)})")
+_INSERT = f"INSERT INTO {_RECORDS.name} ({', '.join(_COLUMNS)}) VALUES ({{}})"
 _COPY = f"COPY {_RECORDS.name} ({', '.join(_COLUMNS)}) FROM STDIN"
 
 
 def _executemany(conn: Connection, rows: list[Row]) -> None:
-    conn.exec_driver_sql(_INSERT, rows)
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"  # sqlite3; else format
+    conn.exec_driver_sql(_INSERT.format(", ".join(mark for _ in _COLUMNS)), rows)
 
 
 def _copy(conn: Connection, rows: list[Row]) -> None:
