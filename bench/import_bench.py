@@ -288,7 +288,8 @@ def _print_import(n: int, imported: dict[str, Any], rispy_run: dict[str, Any] | 
              "parse_", ""),
             ("- main: store_rows (executemany or COPY of the workers' rows)", imported,
              "store_", ""),
-            ("- main: ANALYZE records (PostgreSQL only)", imported, "analyze_", ""),
+            *([("- main: ANALYZE records", imported, "analyze_", "")]
+              if imported["database"] == "postgresql" else []),
             ("- main: commit", imported, "commit_", ""),
             ("- main: the rest (sha256, cutting, waiting for and unpickling rows)", imported,
              "rest_", "")]
