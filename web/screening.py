@@ -20,9 +20,11 @@ from flask.typing import ResponseReturnValue
 from flask_htmx import make_response as htmx_response
 from flask_login import current_user
 
-from review.errors import ConflictError, ValidationError
+from review.errors import ConflictError, NotFound, ValidationError
 from review.models import Record
+from review.services import pilot as pilot_service
 from review.services import screening as service
+from review.services import screening_pilot as pilot_screening
 from review.services.projects import LEAD, READ, SCREEN
 from review.services.screening_rules import STAGES, TITLE_ABSTRACT
 from web.areas import area_blueprint
@@ -62,6 +64,8 @@ def decide(project_id: int) -> ResponseReturnValue:
     """Record a decision; htmx gets the next record, plain forms a 303 back to the page."""
     screener = _screener(project_id)
     session, stage, record_id = get_session(), _stage(), _int("record_id")
+    if screener.pilot is not None or _int("pilot_id") is not None:
+        return _decide_in_pilot(screener, stage, record_id)
     try:
         decision = service.decide(
             session, project=screener.project, record_id=record_id or 0,
@@ -84,6 +88,35 @@ def decide(project_id: int) -> ResponseReturnValue:
     return redirect(url_for(".screen", project_id=project_id, stage=stage), 303)
 
 
+def _decide_in_pilot(screener: service.Screener, stage: str, record_id: int | None
+                     ) -> ResponseReturnValue:
+    """A decision while a pilot round is (or was, when the page was drawn) open."""
+    session = get_session()
+    try:
+        decision = pilot_screening.decide_in_pilot(
+            session, open_round=screener.pilot, form_pilot_id=_int("pilot_id"),
+            project_id=screener.project.id, reviewer_id=current_user.id, stage=stage,
+            record_id=record_id or 0, label=request.form.get("label", ""),
+            reason_id=_int("reason_id"))
+    except ValidationError as exc:
+        reading_session()
+        return render_screen(screener, stage, record_id=record_id, error=exc.message,
+                             form=request.form, status=422)
+    except (ConflictError, NotFound) as exc:
+        project_id = screener.project.id
+        session.rollback()
+        reading_session()
+        return render_screen(_screener(project_id), stage, notice=f"Not saved: {exc}.",
+                             status=200 if htmx else 409)
+    session.commit()
+    reading_session()
+    saved = f"Saved in the pilot round: {decision.label} (record {decision.record_id})."
+    if htmx:
+        return render_screen(screener, stage, notice=saved)
+    flash(saved, "success")
+    return redirect(url_for(".screen", project_id=screener.project.id, stage=stage), 303)
+
+
 def _claim_next(screener: service.Screener, stage: str, record_id: int | None = None
                 ) -> Record | None:
     """Hold the record this reviewer sees next, commit, and read on without the write lock."""
@@ -100,12 +133,20 @@ def undo(project_id: int) -> ResponseReturnValue:
     """Take back my last decision at this stage and show that record again."""
     screener = _screener(project_id)
     session, stage = get_session(), _stage()
-    record_id = service.undo_last(session, project_id=project_id, reviewer_id=current_user.id,
-                                  stage=stage)
-    shown = _claim_next(screener, stage, record_id)
+    if screener.pilot is not None:  # the latest pilot decision (normal screening waits)
+        record_id = pilot_service.undo_pilot_decision(
+            session, project_id=project_id, pilot_id=screener.pilot.id,
+            reviewer_id=current_user.id) if stage == screener.pilot.stage else None
+        session.commit()
+        reading_session()
+        shown = None
+    else:
+        record_id = service.undo_last(session, project_id=project_id,
+                                      reviewer_id=current_user.id, stage=stage)
+        shown = _claim_next(screener, stage, record_id)
     notice = "Last decision undone." if record_id else "Nothing to undo."
     if htmx:
-        return render_screen(screener, stage, shown=shown, notice=notice)
+        return render_screen(screener, stage, shown=shown, record_id=record_id, notice=notice)
     flash(notice, "info")
     return redirect(url_for(".screen", project_id=project_id, stage=stage, record=record_id), 303)
 

@@ -12,6 +12,7 @@ from flask_login import current_user
 from review.models import Project, Record
 from review.services import screening as service
 from review.services.projects import active_reasons
+from review.services.screening_pilot import pilot_page
 from review.services.screening_rules import FULL_TEXT, STAGE_NAMES
 from screening.assignment import Segment, compile_terms, count_hits, highlight
 from web.db import get_session
@@ -79,7 +80,8 @@ def render_screen(
     """The screening page, or for htmx the record fragment plus the progress out of band.
 
     ``shown`` is the record just claimed for the reviewer (after a decision or an undo);
-    otherwise ``record_id`` if it is in their queue, else the head of their queue.
+    otherwise ``record_id`` if it is in their queue, else the head of their queue. While a
+    pilot round is open, the round's records instead (``record_id`` if still undecided).
     """
     session, uid = get_session(), current_user.id
     if not _fragment_wanted() and screener.project not in session:
@@ -92,16 +94,24 @@ def render_screen(
         # the session cookie (a plain-form decision followed by an htmx request).
         notice = " ".join([*get_flashed_messages(), *([notice] if notice else [])]) or None
     # The screener has been checked: the queue and progress need not check access again.
-    record = shown
-    if record is None and record_id:
-        record = service.queue_head(session, project=project, reviewer_id=uid, stage=stage,
-                                    record_id=record_id)
-    if record is None:
-        record = service.queue_head(session, project=project, reviewer_id=uid, stage=stage)
+    pilot, progress = None, None
+    if screener.pilot is not None:  # normal screening waits for the pilot round
+        pilot = pilot_page(session, pilot=screener.pilot, reviewer_id=uid, stage=stage,
+                           record_id=record_id)
+        record = pilot.record
+    else:
+        record = shown
+        if record is None and record_id:
+            record = service.queue_head(session, project=project, reviewer_id=uid,
+                                        stage=stage, record_id=record_id)
+        if record is None:
+            record = service.queue_head(session, project=project, reviewer_id=uid,
+                                        stage=stage)
+        progress = service.progress_for(session, project=project, reviewer_id=uid,
+                                        stage=stage, team_max_age=TEAM_PROGRESS_MAX_AGE)
     context = {
         "project": project, "stage": stage, "stage_names": STAGE_NAMES, "record": record,
-        "progress": service.progress_for(session, project=project, reviewer_id=uid,
-                                         stage=stage, team_max_age=TEAM_PROGRESS_MAX_AGE),
+        "progress": progress, "pilot": pilot,
         "reasons": service.screening_reasons(session, project_id=project.id),
         "role": screener.role,
         "marks": marks(project, record, stage, query), "query": query, "error": error,

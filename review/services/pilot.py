@@ -133,6 +133,52 @@ def record_pilot_decision(
     return decision
 
 
+def next_pilot_record(
+    session: Session, *, pilot: PilotRound, reviewer_id: int, record_id: int | None = None
+) -> tuple[Record | None, int]:
+    """The reviewer's next record of the round (draw order) and how many they have decided.
+
+    ``record_id`` is shown instead if it is one of the round's records the reviewer has not
+    decided (e.g. again after an undo). None once they have decided every record. Only the
+    reviewer's own pilot decisions are read. For callers that have checked the reviewer may
+    screen the round's project.
+    """
+    decided = set(session.scalars(sa.select(PilotDecision.record_id).where(
+        PilotDecision.pilot_id == pilot.id, PilotDecision.reviewer_id == reviewer_id)))
+    waiting = [rid for rid in pilot.record_ids if rid not in decided]
+    if record_id is not None and record_id in waiting:
+        waiting.insert(0, record_id)
+    for rid in waiting:
+        record = session.get(Record, rid)
+        if record is not None:
+            return record, len(decided)
+    return None, len(decided)
+
+
+def undo_pilot_decision(
+    session: Session, *, project_id: int, pilot_id: int, reviewer_id: int
+) -> int | None:
+    """Take back the reviewer's latest decision in an open round; returns its record id."""
+    require_project(session, project_id=project_id, user_id=reviewer_id, roles=SCREEN)
+    pilot = _round(session, project_id, pilot_id)
+    if pilot.closed_at is not None:
+        raise ConflictError("this pilot round is closed")
+    decision = session.scalar(
+        sa.select(PilotDecision)
+        .where(PilotDecision.pilot_id == pilot_id, PilotDecision.reviewer_id == reviewer_id)
+        .order_by(PilotDecision.id.desc()).limit(1))
+    if decision is None:
+        return None
+    log_event(session, action="pilot.undo", object_type="pilot_decision",
+              object_id=decision.id, project_id=project_id, user_id=reviewer_id,
+              before={"pilot_id": pilot_id, "record_id": decision.record_id,
+                      "label": decision.label, "reason_id": decision.reason_id})
+    record_id = decision.record_id
+    session.delete(decision)
+    session.flush()
+    return record_id
+
+
 def pilot_status(
     session: Session, *, project_id: int, pilot_id: int, user_id: int, scale: str = "binary"
 ) -> PilotStatus:

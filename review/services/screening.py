@@ -28,6 +28,7 @@ from review.models import (
     ExclusionReason,
     Job,
     Membership,
+    PilotRound,
     Project,
     Record,
     Resolution,
@@ -77,11 +78,16 @@ RETRAIN_MARGIN_S = 1.0
 
 @dataclass(frozen=True)
 class Screener:
-    """A member allowed to screen a project, with their role (one query: see screener())."""
+    """A member allowed to screen a project, their role, and the project's open pilot round.
+
+    One query (see screener()). While ``pilot`` is open, the screening page pauses normal
+    screening (see :mod:`review.services.screening_pilot`).
+    """
 
     project: Project
     role: str
     user_id: int
+    pilot: PilotRound | None = None
 
 
 class _RecordState(NamedTuple):
@@ -97,10 +103,13 @@ class _RecordState(NamedTuple):
 
 # Statements built once with bind parameters: SQLAlchemy caches their compiled form, so a
 # request pays for executing them, not for building and compiling the expressions again.
-_ACCESS = (sa.select(Project, Membership.role)
+_ACCESS = (sa.select(Project, Membership.role, PilotRound)
            .join(Membership, Membership.project_id == Project.id)
+           .outerjoin(PilotRound, sa.and_(PilotRound.project_id == Project.id,
+                                          PilotRound.closed_at.is_(None)))
            .where(Project.id == sa.bindparam("project_id"),
-                  Membership.user_id == sa.bindparam("user_id")))
+                  Membership.user_id == sa.bindparam("user_id"))
+           .order_by(PilotRound.id.desc()).limit(1))
 _RECORD_STATE = sa.select(
     Record.id, Record.project_id, Record.canonical_id, Record.auto_excluded_by_id,
     Record.quota_ta, Record.quota_ft).where(Record.id == sa.bindparam("record_id"))
@@ -147,7 +156,7 @@ def _queue(stage: str) -> _Queue:
 
 def screener(session: Session, *, project_id: int, user_id: int,
              roles: tuple[str, ...] = SCREEN) -> Screener:
-    """The project and the user's role in one query, if the role is one of ``roles``.
+    """The project, the user's role (one of ``roles``) and any open pilot round, one query.
 
     Non-members get NotFound (ids cannot be probed), other roles PermissionDenied, as
     :func:`review.services.projects.require_project`.
@@ -155,10 +164,10 @@ def screener(session: Session, *, project_id: int, user_id: int,
     row = session.execute(_ACCESS, {"project_id": project_id, "user_id": user_id}).first()
     if row is None:
         raise NotFound(f"no project {project_id}")
-    project, role = row
+    project, role, pilot = row
     if role not in roles:
         raise PermissionDenied(f"this needs the role {' or '.join(roles)}")
-    return Screener(project, role, user_id)
+    return Screener(project, role, user_id, pilot)
 
 
 def next_record(

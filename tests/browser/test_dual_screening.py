@@ -109,12 +109,26 @@ def test_pilot_round_agreement_before_screening(live_server, review, new_page, s
     lead.click("text=Draw and start")
     assert "seed 42" in lead.locator("#pilot-status").inner_text()
 
+    # Alice screens the pilot on the screening page with the keyboard: only pilot records
+    # come, then a calm page says the round waits for the others.
+    alice.goto(f"{base}/projects/{pid}/screening/?stage=title_abstract")
+    for key in ("i", "e"):
+        current = alice.locator("#screen").get_attribute("data-record")
+        assert alice.locator(".pilot-banner").count() == 1
+        alice.keyboard.press(key)
+        alice.wait_for_function(
+            "prev => { const s = document.querySelector('#screen');"
+            " return s && s.dataset.record !== prev; }", arg=current, timeout=30_000)
+    assert "You have screened every pilot record" in alice.locator("#screen").inner_text()
+
     for page, labels in ((alice, ("Include", "Exclude")), (bob, ("Include", "Include"))):
         page.goto(f"{base}/projects/{pid}/conflicts/pilot")
         assert page.locator("table.agreement").count() == 0  # no figures while open
         for index, label in enumerate(labels):
-            page.locator(".pilot-record").nth(index).get_by_role("button", name=label).click()
-            page.wait_for_load_state()
+            if page is bob:
+                page.locator(".pilot-record").nth(index).get_by_role(
+                    "button", name=label).click()
+                page.wait_for_load_state()
         decided = page.locator(".pilot-record").evaluate_all(
             "els => els.map(e => e.dataset.decided)")
         assert decided == [label.lower() for label in labels]
@@ -125,3 +139,10 @@ def test_pilot_round_agreement_before_screening(live_server, review, new_page, s
     assert "Alice Reviewer / Bob Reviewer" in row and "50.0%" in row
     # The pilot used no screening quota: the dashboard still shows nothing screened.
     assert _counts(lead, base, pid)["screened"] == 0
+    # Once the lead closes the round, Alice's screening goes on with the normal queue.
+    lead.goto(f"{base}/projects/{pid}/conflicts/pilot")
+    lead.click("#pilot-status button[type=submit]")
+    lead.wait_for_load_state()
+    alice.goto(f"{base}/projects/{pid}/screening/?stage=title_abstract")
+    assert alice.locator("#screen").get_attribute("data-record") == str(review["record_ids"][0])
+    assert alice.locator(".pilot-banner").count() == 0
