@@ -67,8 +67,11 @@ PROTOCOL_MODEL = "protocol"
 #: A retrain rewrites the ranks of its top records and of those that were in the top before;
 #: the rest keep their older (lower) ranks, reviewers never get that far between retrains ...
 RANK_WRITE_TOP = 1000
-#: ... and every this many retrains (or when the records changed) all ranks are rewritten.
-FULL_WRITE_EVERY = 10
+#: ... every this many retrains the window widens to the top RANK_REFRESH_TOP (bounded: a
+#: 100,000-record project never rewrites every row while reviewers wait for SQLite's lock) ...
+REFRESH_EVERY = 10
+RANK_REFRESH_TOP = 10_000
+#: ... and all ranks are rewritten on the first run and whenever the records changed.
 
 
 @dataclass
@@ -87,9 +90,10 @@ class RankingInputs:
     include_terms: list[str]
     exclude_terms: list[str]
     calibration: dict[str, int] | None
-    # per row: ranked 1..RANK_WRITE_TOP or not ranked, as stored now (those are rewritten)
+    write_top: int | None = None  # rewrite the ranks within this top only; None: all ranks
+    # per row: within the top write_top or not ranked, as stored now (those are rewritten)
     old_top: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    partial_writes: int | None = None  # partial rank writes since the last full one
+    partial_writes: int = 0  # retrains since the last full or widened write
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -160,8 +164,12 @@ def load_inputs(
         if ids is None or not np.array_equal(read, ids):
             ids, fp, feats, source = read, fingerprint(version, ids_summary(read)), None, "built"
     t3 = time.perf_counter()
-    old_top = np.isin(ids, top_or_unranked(session, project_id, RANK_WRITE_TOP))
     last = latest_run(session, project_id=project_id, stage=stage)
+    partials = int((last.metrics or {}).get("partial_writes", 0)) if last is not None else 0
+    write_top = (None if last is None or source == "built" else
+                 RANK_REFRESH_TOP if partials + 1 >= REFRESH_EVERY else RANK_WRITE_TOP)
+    old_top = (np.isin(ids, top_or_unranked(session, project_id, write_top))
+               if write_top is not None else np.zeros(0, dtype=bool))
     t4 = time.perf_counter()
     return RankingInputs(
         project_id=project_id, stage=stage, record_ids=ids, fields=fields, fingerprint=fp,
@@ -170,8 +178,7 @@ def load_inputs(
         include_terms=list(project.include_terms or []),
         exclude_terms=list(project.exclude_terms or []),
         calibration=_calibration_setting(last, calibration),
-        old_top=old_top,
-        partial_writes=None if last is None else int((last.metrics or {}).get("partial_writes", 0)),
+        write_top=write_top, old_top=old_top, partial_writes=partials,
         timings={"check_records_s": t1 - t0, "read_labels_s": t2 - t1,
                  "features_cache_s": t3 - t2, "read_top_s": t4 - t3},
     )
@@ -278,16 +285,15 @@ def store_ranking(session: Session, inputs: RankingInputs, result: RankingResult
                    n_labels=len(inputs.labels), n_included=n_inc, duration_s=0.0, metrics={})
     session.add(run)
     session.flush()
-    full = (inputs.features_source == "built" or inputs.partial_writes is None
-            or inputs.partial_writes + 1 >= FULL_WRITE_EVERY)
-    written = _write_ranks(session, inputs, result.scores, run.id, full=full)
+    written = _write_ranks(session, inputs, result.scores, run.id)
     t2 = time.perf_counter()
     timings = {**inputs.timings, **result.timings, "store_features_s": t1 - t0,
                "write_ranks_s": t2 - t1}
     run.duration_s = round(sum(timings.values()), 4)
     run.metrics = {"features": inputs.features_source, "n_records": int(inputs.record_ids.size),
                    "ranks_written": written,
-                   "partial_writes": 0 if full else (inputs.partial_writes or 0) + 1,
+                   "partial_writes": (inputs.partial_writes + 1
+                                      if inputs.write_top == RANK_WRITE_TOP else 0),
                    "timings": {k: round(v, 4) for k, v in timings.items()}}
     log_event(session, action="ranking.retrain", object_type="model_run", object_id=run.id,
               project_id=inputs.project_id, user_id=None,
@@ -298,21 +304,21 @@ def store_ranking(session: Session, inputs: RankingInputs, result: RankingResult
 
 
 def _write_ranks(
-    session: Session, inputs: RankingInputs, scores: np.ndarray, run_id: int, *, full: bool
+    session: Session, inputs: RankingInputs, scores: np.ndarray, run_id: int
 ) -> int:
     """Write scores and ranks; returns how many records were written.
 
-    Not full: only the records ranked in the top RANK_WRITE_TOP now or before (and unranked
-    ones), so the top stays exact (ranks 1..K, everything else below K) at a fraction of the
-    writes. Rewriting a record rewrites its whole row, abstract included.
+    With ``inputs.write_top`` = K: only the records ranked in the top K now or before (and
+    unranked ones), so the top stays exact (ranks 1..K, everything else below K) at a fraction
+    of the writes. Rewriting a record rewrites its whole row, abstract included.
     """
     # rank 1 = screen first; ties keep record order (stable sort on ids ascending)
     order = np.argsort(-scores, kind="stable")
     ranks = np.empty(order.size, dtype=np.int64)
     ranks[order] = np.arange(1, order.size + 1)
     ids = inputs.record_ids
-    if not full and inputs.old_top.size == ids.size:
-        keep = (ranks <= RANK_WRITE_TOP) | inputs.old_top
+    if inputs.write_top is not None and inputs.old_top.size == ids.size:
+        keep = (ranks <= inputs.write_top) | inputs.old_top
         ids, scores, ranks = ids[keep], scores[keep], ranks[keep]
     _update_ranks(session, ids.tolist(), scores.tolist(), ranks.tolist(), run_id)
     # records merged into another since the last run leave the ranking

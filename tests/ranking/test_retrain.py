@@ -302,7 +302,21 @@ def test_later_retrains_rewrite_only_the_top_and_keep_it_exact(session, monkeypa
     nxt = next_record(session, project_id=project.id, reviewer_id=reviewer.id,
                       stage="title_abstract")
     assert nxt is not None and nxt.id == fresh[0].id
-    for _ in range(ranking.FULL_WRITE_EVERY - 2):
-        ranking.retrain(session, project_id=project.id)
+    monkeypatch.setattr(ranking, "RANK_REFRESH_TOP", 8)
+    for _ in range(ranking.REFRESH_EVERY - 2):
+        assert ranking.retrain(session, project_id=project.id).metrics["ranks_written"] <= 6
+    # every REFRESH_EVERY-th retrain rewrites a wider top: exact ranks 1..8, the rest below
+    wide = ranking.retrain(session, project_id=project.id)
+    assert 8 <= wide.metrics["ranks_written"] < len(records)
+    assert wide.metrics["partial_writes"] == 0
+    rows = session.execute(sa.select(Record.id, Record.rank, Record.model_run_id)
+                           .where(Record.project_id == project.id)).all()
+    top = sorted(r.rank for r in rows if r.model_run_id == wide.id)[:8]
+    assert top == list(range(1, 9)) and all(
+        r.rank > 8 for r in rows if r.model_run_id != wide.id)
+    # a change of the records (here a new one) rewrites every rank
+    session.add(Record(project_id=project.id, title="Another bond study", authors=[],
+                       keywords=[], raw={}))
+    session.flush()
     assert ranking.retrain(session, project_id=project.id).metrics["ranks_written"] == len(
-        records)  # every FULL_WRITE_EVERY-th retrain rewrites all
+        records) + 1
