@@ -48,6 +48,7 @@ from review.services.screening_rules import (
     check_stage,
     database_key,
     in_stage,
+    on_commit,
     queue_conditions,
     quota_value,
 )
@@ -201,7 +202,7 @@ def queue_head(
     The record the reviewer holds a live claim on comes first; then the highest-ranked record
     not already being read by enough others (claims), and if every open record is, the
     highest-ranked open one anyway. For callers that have already checked the reviewer may
-    screen ``project`` (the web view did, with project_for); :func:`next_record` is the checked
+    screen ``project`` (the web view did, with screener()); :func:`next_record` is the checked
     entry point.
     """
     check_stage(stage)
@@ -354,8 +355,7 @@ def _queue_retrain(session: Session, *, project_id: int, stage: str) -> None:
     job = request_retrain(session, project_id=project_id, stage=stage)
     if job is not None and job.status == "queued":
         queued_id = job.id
-        sa.event.listen(session, "after_commit",
-                        lambda _s: memo.__setitem__(key, queued_id), once=True)
+        on_commit(session, lambda: memo.__setitem__(key, queued_id))
 
 
 def _seconds_until(when: datetime) -> float:

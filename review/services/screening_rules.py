@@ -6,6 +6,7 @@ record, the progress counts and the full-text gate agree and run as indexed quer
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -80,6 +81,33 @@ def database_key(session: Session) -> Any:
     """
     bind = session.get_bind()
     return bind.pool if isinstance(bind, Engine) else bind.engine.pool
+
+
+_ON_COMMIT = "sieve_on_commit"
+
+
+def on_commit(session: Session, fn: Callable[[], None]) -> None:
+    """Call ``fn`` once the session's transaction commits; forget it if it rolls back.
+
+    For per-process memos that must only hold what the database holds.
+    """
+    waiting = session.info.get(_ON_COMMIT)
+    if waiting is None:
+        waiting = session.info[_ON_COMMIT] = []
+        sa.event.listen(session, "after_commit", _run_waiting)
+        sa.event.listen(session, "after_rollback", _drop_waiting)
+    waiting.append(fn)
+
+
+def _run_waiting(session: Session) -> None:
+    waiting = session.info.get(_ON_COMMIT) or []
+    session.info[_ON_COMMIT] = []
+    for fn in waiting:
+        fn()
+
+
+def _drop_waiting(session: Session) -> None:
+    session.info[_ON_COMMIT] = []
 
 
 def check_stage(stage: str) -> str:

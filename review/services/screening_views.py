@@ -27,6 +27,7 @@ from review.services.screening_rules import (
     database_key,
     decision_count,
     in_stage,
+    on_commit,
     quota_of,
     quota_value,
 )
@@ -121,7 +122,7 @@ def note_team_change(session: Session, *, project_id: int, stage: str, decisions
     """
     pool, key = database_key(session), (project_id, stage)
 
-    def apply(_session: Session) -> None:
+    def apply() -> None:
         committed = time.monotonic()
         with _TEAM_LOCK:
             kept = _TEAM.get(pool, {}).get(key)
@@ -129,7 +130,7 @@ def note_team_change(session: Session, *, project_id: int, stage: str, decisions
                 _TEAM[pool][key] = kept._replace(complete=kept.complete + complete,
                                                  decisions=kept.decisions + decisions)
 
-    sa.event.listen(session, "after_commit", apply, once=True)
+    on_commit(session, apply)
 
 
 def progress_for(session: Session, *, project: Project, reviewer_id: int, stage: str,
