@@ -31,8 +31,7 @@ from review.services.ranking_features import (
     canonical_fields,
     clear_memory_cache,
     fingerprint,
-    ids_summary,
-    kept_summary,
+    kept_count,
     record_texts,
     records_version,
     remember,
@@ -148,7 +147,7 @@ def load_inputs(
     t0 = time.perf_counter()
     # the version first: texts read after it are never older than the key they are stored under
     version = records_version(session, project_id)
-    fp = fingerprint(version, kept_summary(session, project_id))
+    fp = fingerprint(version, kept_count(session, project_id))
     t1 = time.perf_counter()
     by_record = project_labels(session, project_id=project_id, stage=stage)
     t2 = time.perf_counter()
@@ -158,11 +157,11 @@ def load_inputs(
     fields: list[RecordFields] = []
     if ids is None or protocol:
         # the texts are needed (to build features or for the protocol order): ids and texts
-        # from one statement, so that they agree even if records changed since the summary
+        # from one statement, so that they agree even if records changed since the count
         id_list, fields = canonical_fields(session, project_id)
         read = np.asarray(id_list, dtype=np.int64)
         if ids is None or not np.array_equal(read, ids):
-            ids, fp, feats, source = read, fingerprint(version, ids_summary(read)), None, "built"
+            ids, fp, feats, source = read, fingerprint(version, read.size), None, "built"
     t3 = time.perf_counter()
     last = latest_run(session, project_id=project_id, stage=stage)
     partials = int((last.metrics or {}).get("partial_writes", 0)) if last is not None else 0

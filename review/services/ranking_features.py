@@ -3,7 +3,7 @@
 The features (TF-IDF of title, abstract, keywords and journal) are the slow part of ranking; a
 retrain reuses them until the project's records change. The fingerprint that decides it is made
 of the project's records version (``records_versions``, raised by the services that change
-record texts or duplicate groups) and the ids of its kept records: no text is read to check it.
+record texts or duplicate groups) and the number of its kept records: no text is read for it.
 """
 
 from __future__ import annotations
@@ -73,22 +73,16 @@ def _keyword_list(raw: str | None) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def ids_summary(ids: np.ndarray) -> tuple[int, int, int]:
-    """Count, sum and largest of record ids: what ``kept_summary`` computes in the database."""
-    if not ids.size:
-        return 0, 0, 0
-    return int(ids.size), int(ids.sum()), int(ids.max())
-
-
-def fingerprint(version: int, summary: tuple[int, int, int]) -> str:
-    """The key of a project's features: recipe, records version, and the kept ids' summary.
+def fingerprint(version: int, n_kept: int) -> str:
+    """The key of a project's features: recipe, records version and number of kept records.
 
     The records version is raised (``bump_records_version``) by the services that change
-    record texts or which records are kept (duplicates merged or split); the count, sum and
-    largest id of the kept records change when records are added, deleted or merged by any
-    path, so even a change that did not raise the version is seen. No text is read for it.
+    record texts or which records are kept (duplicates merged or split); the number of kept
+    records changes when records are imported, so a retrain after an import sees it even
+    before anything raised the version. No text is read for it, and counting the kept records
+    reads one index (index-only on SQLite, and on PostgreSQL once vacuum has run).
     """
-    key = f"{FEATURES_VERSION}:{int(version)}:" + ":".join(str(int(x)) for x in summary)
+    key = f"{FEATURES_VERSION}:{int(version)}:{int(n_kept)}"
     return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
 
 
@@ -114,20 +108,18 @@ def bump_records_version(session: Session, project_id: int) -> None:
         set_={"version": table.c.version + 1, "changed_at": values["changed_at"]}))
 
 
-# Both read the covering (project_id, canonical_id, rank) index only: no record row is read.
-_KEPT_SUMMARY = sa.text(
-    "SELECT count(*), coalesce(sum(id), 0), coalesce(max(id), 0) FROM records "
-    "WHERE project_id = :p AND canonical_id IS NULL")
+# Both use the (project_id, canonical_id, rank) index; no record text is read.
+_KEPT_COUNT = sa.text(
+    "SELECT count(*) FROM records WHERE project_id = :p AND canonical_id IS NULL")
 _TOP_RANKED = sa.text(
     "SELECT id FROM records WHERE project_id = :p AND canonical_id IS NULL AND rank <= :k "
     "UNION ALL "
     "SELECT id FROM records WHERE project_id = :p AND canonical_id IS NULL AND rank IS NULL")
 
 
-def kept_summary(session: Session, project_id: int) -> tuple[int, int, int]:
-    """Count, sum and largest id of the project's kept (non-duplicate) records."""
-    count, total, largest = session.execute(_KEPT_SUMMARY, {"p": project_id}).one()
-    return int(count), int(total), int(largest)
+def kept_count(session: Session, project_id: int) -> int:
+    """How many of the project's records are kept (not merged into another)."""
+    return int(session.scalar(_KEPT_COUNT, {"p": project_id}) or 0)
 
 
 def top_or_unranked(session: Session, project_id: int, k: int) -> np.ndarray:
