@@ -63,8 +63,43 @@ _TYPE_WORDS = (
 )
 
 
+# UTF-8 bytes shown as cp1252 or Latin-1: a lead byte followed by the right number of continuation
+# bytes (0x80-0xBF) as characters.
+_CONT_CHARS = "".join(sorted({bytes([b]).decode("cp1252", "ignore") or chr(b)
+                              for b in range(0x80, 0xC0)} | {chr(b) for b in range(0x80, 0xA0)}))
+_CONT = "[" + re.escape(_CONT_CHARS) + "]"
+_MOJIBAKE = re.compile(f"[\u00c2-\u00df]{_CONT}|[\u00e0-\u00ef]{_CONT}{{2}}"
+                       f"|[\u00f0-\u00f4]{_CONT}{{3}}|\u00e2\u20ac(?!{_CONT})")
+# "”" is E2 80 9D; 0x9D has no cp1252 character, so many tools dropped it and left "â€"
+_LOST_9D = "\u00e2\u20ac"
+
+
+def _to_byte(char: str) -> int:
+    # Latin-1 for U+0000-U+00FF (C1 controls included: Latin-1 mojibake), else the cp1252 byte
+    code = ord(char)
+    return code if code < 0x100 else char.encode("cp1252")[0]
+
+
+def _undo_mojibake(match: re.Match[str]) -> str:
+    text = match.group(0)
+    if text == _LOST_9D:
+        return "\u201d"
+    try:
+        return bytes(_to_byte(c) for c in text).decode("utf-8")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        return text
+
+
+def repair_mojibake(text: str) -> str:
+    """Undo UTF-8 text that was decoded as cp1252/Latin-1 ("donâ€™t" -> "don’t").
+
+    Only whole sequences that decode as valid UTF-8 are replaced; anything else is kept as is.
+    """
+    return _MOJIBAKE.sub(_undo_mojibake, text)
+
+
 def clean_text(value: Any) -> str | None:
-    """Title/abstract cleaning: HTML tags removed, entities decoded, whitespace folded.
+    """Title/abstract cleaning: tags removed, entities decoded, mojibake undone, spaces folded.
 
     Args:
         value: A string, a list of strings (joined with spaces) or None.
@@ -84,6 +119,8 @@ def clean_text(value: Any) -> str | None:
         text = html.unescape(text)
         if "<" in text:
             text = _TAG.sub(_tag_gap, text)
+    if not text.isascii() and _MOJIBAKE.search(text):
+        text = repair_mojibake(text)
     if (not text.isascii() or "  " in text or "\n" in text or "\t" in text
             or text[:1] == " " or text[-1:] == " "):
         text = " ".join(text.split())  # folds all whitespace, faster than a regex

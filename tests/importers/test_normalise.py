@@ -147,3 +147,32 @@ def test_python_list_literal_cells_are_split() -> None:
     assert authors_from("['Marx, Karl', 'Lindgren, Astrid']") == ["Marx, Karl", "Lindgren, Astrid"]
     assert normalise_keywords("['nudge', 'default option']") == ["nudge", "default option"]
     assert authors_from("[Anonymous]") == ["[Anonymous]"]  # not a literal: kept as a name
+
+
+@pytest.mark.parametrize(("garbled", "clean"), [
+    ("We don\u00e2\u20ac\u2122t know", "We don\u2019t know"),  # cp1252 reading of UTF-8
+    ("mind\u00e2\u20ac\u201cbody", "mind\u2013body"),
+    ("\u00c3\u00a9tude sur la sant\u00c3\u00a9", "\u00e9tude sur la sant\u00e9"),
+    ("We don\u00e2\u0080\u0099t", "We don\u2019t"),  # Latin-1 reading keeps C1 characters
+    ("\u00c2\u00a9 2019 Elsevier", "\u00a9 2019 Elsevier"),
+    # the demo data's title: the closing quote lost its third byte (0x9D, no cp1252 character)
+    ("implement \u00e2\u20ac\u0153Sepsis Six\u00e2\u20ac, back",
+     "implement \u201cSepsis Six\u201d, back"),
+])
+def test_mojibake_is_undone(garbled: str, clean: str) -> None:
+    assert clean_text(garbled) == clean
+
+
+@pytest.mark.parametrize("text", [
+    "caf\u00e9 cr\u00e8me \u2014 na\u00efve", "price \u20ac5", "S\u00c3O PAULO", "\u00df ok",
+    "\u4e2d\u6587\u6807\u9898", "Stra\u00dfe f\u00fcr \u00c4rzte",
+])
+def test_clean_non_ascii_text_is_left_alone(text: str) -> None:
+    assert clean_text(text) == text
+
+
+def test_mojibake_repair_keeps_the_raw_field() -> None:
+    garbled = "don\u00e2\u20ac\u2122t"
+    record = make_record({"title": garbled}, {"TI": [garbled]}, "line 1")
+    assert record.title == "don\u2019t"
+    assert record.raw == {"TI": [garbled]}
