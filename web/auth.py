@@ -12,6 +12,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -105,9 +106,19 @@ def _safe_next(target: str | None) -> str:
 
 
 def project_for(project_id: int, roles: tuple[str, ...] = project_service.READ) -> Project:
-    """The project if the signed-in user may act on it with one of ``roles`` (else 404/403)."""
-    return project_service.require_project(get_session(), project_id=project_id,
-                                           user_id=current_user.id, roles=roles)
+    """The project if the signed-in user may act on it with one of ``roles`` (else 404/403).
+
+    The user's role is remembered for the page's navigation (see remember_role).
+    """
+    membership = project_service.require_membership(get_session(), project_id=project_id,
+                                                    user_id=current_user.id, roles=roles)
+    remember_role(membership.role)
+    return membership.project
+
+
+def remember_role(role: str) -> None:
+    """Keep the signed-in user's role in this request's project, for the navigation links."""
+    g.project_role = role
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:

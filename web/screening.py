@@ -28,7 +28,7 @@ from review.services import screening_pilot as pilot_screening
 from review.services.projects import LEAD, READ, SCREEN
 from review.services.screening_rules import STAGES, TITLE_ABSTRACT
 from web.areas import area_blueprint
-from web.auth import project_for
+from web.auth import project_for, remember_role
 from web.db import get_session
 from web.extensions import htmx
 from web.screening_render import reading_session, render_mine, render_screen
@@ -39,7 +39,9 @@ SHA_RE = re.compile(r"[0-9a-f]{64}")
 
 def _screener(project_id: int) -> service.Screener:
     """The project and my role in it, if I may screen it (else 404/403)."""
-    return service.screener(get_session(), project_id=project_id, user_id=current_user.id)
+    screener = service.screener(get_session(), project_id=project_id, user_id=current_user.id)
+    remember_role(screener.role)
+    return screener
 
 
 def _stage(source: dict | None = None) -> str:

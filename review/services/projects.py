@@ -129,13 +129,24 @@ def require_project(
     Non-members get NotFound (so ids cannot be probed); members without the role get
     PermissionDenied.
     """
+    return require_membership(session, project_id=project_id, user_id=user_id,
+                              roles=roles).project
+
+
+def require_membership(
+    session: Session, *, project_id: int, user_id: int, roles: tuple[str, ...] = READ
+) -> Membership:
+    """The user's membership (project and role) if its role is one of ``roles``.
+
+    Raises NotFound for non-members and PermissionDenied for other roles, as require_project.
+    """
     membership = session.scalar(select(Membership).where(
         Membership.project_id == project_id, Membership.user_id == user_id))
     if membership is None:
         raise NotFound(f"no project {project_id}")
     if membership.role not in roles:
         raise PermissionDenied(f"this needs the role {' or '.join(roles)}")
-    return membership.project
+    return membership
 
 
 def role_in(session: Session, *, project_id: int, user_id: int) -> str | None:
