@@ -30,6 +30,7 @@ import json
 import os
 import pstats
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -178,8 +179,16 @@ def main() -> None:
                     help="PostgreSQL: VACUUM ANALYZE records after the first retrain")
     ap.add_argument("--json", default=None, help="write the figures here too")
     args = ap.parse_args()
-    tmp = tempfile.mkdtemp()
+    tmp = tempfile.mkdtemp()  # the SQLite database (600 MB at 100k), removed at the end
     url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    try:
+        run(args, url)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, url: str) -> None:
+    """Set up, time the retrains and print (and write) the figures."""
     factory, pid, users, order, label_of = setup(url, args.n)
     decide(factory, pid, users, order[:args.labels], label_of)
     ranking.clear_memory_cache()
