@@ -31,7 +31,7 @@ from web.areas import area_blueprint
 from web.auth import project_for, remember_role
 from web.db import get_session
 from web.extensions import htmx
-from web.screening_render import reading_session, render_mine, render_screen
+from web.screening_render import reading_session, render_mine, render_screen, writing_session
 
 bp = area_blueprint("screening", __name__, url_prefix="/projects/<int:project_id>/screening")
 SHA_RE = re.compile(r"[0-9a-f]{64}")
@@ -121,7 +121,21 @@ def _decide_in_pilot(screener: service.Screener, stage: str, record_id: int | No
 
 def _claim_next(screener: service.Screener, stage: str, record_id: int | None = None
                 ) -> Record | None:
-    """Hold the record this reviewer sees next, commit, and read on without the write lock."""
+    """Hold the record this reviewer sees next, commit, and read on without the write lock.
+
+    Without ``record_id`` the decision commits first and the next record is looked up in a
+    read session: on SQLite the scan past the records already done then holds no lock, and the
+    write that follows (hold the record, after checking it is still in the queue) is short.
+    """
+    if record_id is None:
+        get_session().commit()
+        reading_session()
+        head = service.queue_head(get_session(), project=screener.project,
+                                  reviewer_id=current_user.id, stage=stage)
+        if head is None:
+            return None
+        record_id = head.id
+        writing_session()
     session = get_session()
     record = service.claim_next(session, project=screener.project, reviewer_id=current_user.id,
                                 stage=stage, record_id=record_id)

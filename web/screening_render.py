@@ -38,6 +38,14 @@ def reading_session() -> None:
     g.db_session = current_app.extensions["sieve_read_sessionmaker"]()
 
 
+def writing_session() -> None:
+    """Go on with a new writing session (after reads done without the write lock)."""
+    old = g.pop("db_session", None)
+    if old is not None:
+        old.close()
+    g.db_session = current_app.extensions["sieve_sessionmaker"]()
+
+
 def _fragment_wanted() -> bool:
     return bool(htmx) and not htmx.history_restore_request
 
