@@ -381,7 +381,10 @@ def print_quality(s: dict) -> None:
         line = f"| **mean of {len(s['rows'])} sets** | | | |"
         line += f" {o['elas'][0]:.4f} ({o['elas'][1]:.4f}) |"
         for m in models:
-            line += f" {o[m]['wss_95'][0]:.4f} | {o[m]['diff'][0]:+.4f} ({o[m]['diff'][1]:.4f}) |"
+            line += (
+                f" {o[m]['wss_95'][0]:.4f} ({o[m]['wss_95'][1]:.4f}) |"
+                f" {o[m]['diff'][0]:+.4f} ({o[m]['diff'][1]:.4f}) |"
+            )
         print(line + " |")
         for m in models:
             print(f"worst set for {m}: {o[m]['worst_set'][0]} {o[m]['worst_set'][1]:+.4f}")
