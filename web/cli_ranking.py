@@ -84,7 +84,8 @@ def simulate_command(data: Path, seed: int, model: str, prior_included: int | No
 
 @click.command("rank")
 @click.argument("project_id", type=int)
-@click.option("--model", default=None, help=f"Ranker name: {', '.join(available_rankers())}.")
+@click.option("--model", default=None,
+              help=f"Ranker name: {', '.join(available_rankers(embeddings=False))}.")
 @click.option("--calibration-size", type=click.IntRange(min=0), default=None,
               help="Put a random sample of this many records first (0 turns it off).")
 @click.option("--calibration-seed", type=int, default=0, show_default=True)

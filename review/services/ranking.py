@@ -42,6 +42,7 @@ from review.services.ranking_status import RankingStatus, age_s, latest_run, ran
 from screening.ranking import (
     DEFAULT_RANKER,
     Features,
+    available_rankers,
     build_features,
     calibration_sample,
     load_ranker,
@@ -375,6 +376,11 @@ def retrain(
 
 
 def _check_ranker(name: str) -> None:
+    if name in available_rankers() and name not in available_rankers(embeddings=False):
+        raise ValidationError(
+            f"{name} needs sentence embeddings, which only `sieve simulate` builds so far; "
+            f"a review ranks with one of: {', '.join(available_rankers(embeddings=False))}",
+            field="ranker")
     try:
         load_ranker(name)
     except ValueError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
@@ -320,3 +321,17 @@ def test_later_retrains_rewrite_only_the_top_and_keep_it_exact(session, monkeypa
     session.flush()
     assert ranking.retrain(session, project_id=project.id).metrics["ranks_written"] == len(
         records) + 1
+
+
+def test_a_review_refuses_an_embedding_ranker_with_a_clear_message(session) -> None:
+    from review.errors import ValidationError
+
+    project, lead, _, records = setup_project(session)
+    decide(session, records[0], lead, "include")
+    decide(session, records[-1], lead, "exclude")
+    with pytest.raises(ValidationError) as caught:
+        ranking.retrain(session, project_id=project.id, ranker="tfidf-emb-svm")
+    assert caught.value.field == "ranker"
+    assert "sieve simulate" in caught.value.message and DEFAULT_RANKER in caught.value.message
+    assert session.scalar(sa.select(sa.func.count()).select_from(ModelRun)
+                          .where(ModelRun.project_id == project.id)) == 0
