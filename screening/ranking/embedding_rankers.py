@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
 from sklearn.utils import check_random_state
@@ -22,8 +21,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .embeddings import EMBEDDING_DIM, EMBEDDINGS_EXTRA
 from .rankers import (
+    LinearScores,
     _balanced_weights,
-    _sigmoid_proba,
     _split_rows,
     _subsample_excludes,
     _used_columns,
@@ -57,7 +56,7 @@ def _check_embedding_block(Xl: sp.csr_matrix, split: int) -> None:
         )
 
 
-class _BlockSvm(ClassifierMixin, BaseEstimator):
+class _BlockSvm(LinearScores):
     """Shared fit: a linear SVM on the labelled rows with the two column blocks weighted."""
 
     name = "block-svm"
@@ -134,19 +133,6 @@ class _BlockSvm(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         self.n_features_in_ = X.shape[1]
         return self
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Signed relevance score per row (higher = more likely relevant)."""
-        check_is_fitted(self, "coef_")
-        return np.asarray(X @ self.coef_).ravel() + self.intercept_
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Pseudo-probabilities (n, 2): a logistic map of the score, monotone in it."""
-        return _sigmoid_proba(self.decision_function(X))
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predicted class (1 = include) per row."""
-        return (self.decision_function(X) > 0).astype(np.int64)
 
 
 class EmbeddingSvmRanker(_BlockSvm):

@@ -96,7 +96,27 @@ def _sigmoid_proba(scores: np.ndarray) -> np.ndarray:
     return np.column_stack([1.0 - p1, p1])
 
 
-class _LinearRanker(ClassifierMixin, BaseEstimator):
+class LinearScores(ClassifierMixin, BaseEstimator):
+    """Scoring of a fitted linear ranker: ``coef_`` and ``intercept_`` give every output."""
+
+    coef_: np.ndarray
+    intercept_: float
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Signed relevance score per row (higher = more likely relevant)."""
+        check_is_fitted(self, "coef_")
+        return np.asarray(X @ self.coef_).ravel() + self.intercept_
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Pseudo-probabilities (n, 2): a logistic map of the score, monotone in it."""
+        return _sigmoid_proba(self.decision_function(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted class (1 = include) per row."""
+        return (self.decision_function(X) > 0).astype(np.int64)
+
+
+class _LinearRanker(LinearScores):
     """Shared fit logic of the linear rankers; subclasses provide `_make_model`."""
 
     name = "linear"
@@ -164,19 +184,6 @@ class _LinearRanker(ClassifierMixin, BaseEstimator):
         self.coef_[cols] = np.asarray(model.coef_, dtype=np.float64).ravel()
         self.intercept_ = float(np.ravel(model.intercept_)[0])
         return self
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Signed relevance score per row (higher = more likely relevant)."""
-        check_is_fitted(self, "coef_")
-        return np.asarray(X @ self.coef_).ravel() + self.intercept_
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Pseudo-probabilities (n, 2): a logistic map of the score, monotone in it."""
-        return _sigmoid_proba(self.decision_function(X))
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predicted class (1 = include) per row."""
-        return (self.decision_function(X) > 0).astype(np.int64)
 
 
 class TfidfSvmRanker(_LinearRanker):
