@@ -9,12 +9,10 @@ checks for it when one of these is asked for by name.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -22,10 +20,9 @@ from sklearn.utils.validation import check_is_fitted
 from .embeddings import EMBEDDING_DIM, EMBEDDINGS_EXTRA
 from .rankers import (
     LinearScores,
-    _balanced_weights,
     _split_rows,
     _subsample_excludes,
-    _used_columns,
+    fit_linear,
 )
 
 __all__ = [
@@ -98,21 +95,13 @@ class _BlockSvm(LinearScores):
         Xl.eliminate_zeros()
         col_scale = np.full(n_features, w_tfidf)
         col_scale[split:] = w_emb
-        if np.unique(yl).size < 2:
-            # one class only: similarity to the centroid of what is known
-            sign = 1.0 if yl[0] == 1 else -1.0
-            return sign * np.asarray(Xl.mean(axis=0)).ravel() * col_scale, 0.0
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        model = LinearSVC(C=C, loss="squared_hinge", dual=True, random_state=seed,
-                          max_iter=self.max_iter, tol=self.tol)
-        cols, Xc = _used_columns(Xl, n_features)
-        with warnings.catch_warnings():
-            # bounded fit on purpose, as in FastTfidfSvmRanker
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(Xc, yl, sample_weight=_balanced_weights(yl, self.ratio))
-        coef = np.zeros(n_features)
-        coef[cols] = np.asarray(model.coef_, dtype=np.float64).ravel()
-        return coef * col_scale, float(np.ravel(model.intercept_)[0])
+
+        def make_model(seed: int) -> LinearSVC:
+            return LinearSVC(C=C, loss="squared_hinge", dual=True, random_state=seed,
+                             max_iter=self.max_iter, tol=self.tol)
+
+        coef, intercept = fit_linear(make_model, rng, Xl, yl, n_features, self.ratio)
+        return coef * col_scale, intercept
 
     def _weights(self, y: Any) -> tuple[float, float, float]:
         """(TF-IDF weight, embedding weight, C) for this fit."""

@@ -8,6 +8,7 @@ rows lets a ranker use them (e.g. as pseudo-negatives) without another API.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,34 @@ def _subsample_excludes(
     return labelled[keep]
 
 
+def fit_linear(make_model: Callable[[int], Any], rng: np.random.RandomState, Xl: Any,
+               yl: np.ndarray, n_features: int, ratio: float) -> tuple[np.ndarray, float]:
+    """Fit a linear model on the training rows; its weights in all ``n_features`` columns.
+
+    With one class only, the signed centroid of the rows scores by similarity to what is
+    known. Otherwise ``make_model(seed)`` (seed drawn from ``rng``) is fitted with balanced
+    weights on the columns the rows use: a term absent from all of them gets a zero weight anyway
+    under L2, and the solver's per-fit copies shrink.
+    """
+    if np.unique(yl).size < 2:
+        sign = 1.0 if yl[0] == 1 else -1.0
+        return sign * np.asarray(Xl.mean(axis=0)).ravel(), 0.0
+    model = make_model(int(rng.randint(np.iinfo(np.int32).max)))
+    Xc: Any
+    if sp.issparse(Xl):
+        cols, Xc = _used_columns(sp.csr_matrix(Xl), n_features)
+    else:
+        cols, Xc = np.arange(n_features), np.asarray(Xl, dtype=np.float64)
+    with warnings.catch_warnings():
+        # a capped solver stops before liblinear's tolerance on purpose: the ranking needs
+        # the order of the scores, which settles long before the optimum (bench/RESULTS.md)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(Xc, yl, sample_weight=_balanced_weights(yl, ratio))
+    coef = np.zeros(n_features)
+    coef[cols] = np.asarray(model.coef_, dtype=np.float64).ravel()
+    return coef, float(np.ravel(model.intercept_)[0])
+
+
 def _sigmoid_proba(scores: np.ndarray) -> np.ndarray:
     p1 = 1.0 / (1.0 + np.exp(-np.clip(scores, -50, 50)))
     return np.column_stack([1.0 - p1, p1])
@@ -161,28 +190,8 @@ class _LinearRanker(LinearScores):
             extra = rng.choice(unlabelled, size=k, replace=False)
             Xl = sp.vstack([Xl, X[extra]]) if sp.issparse(Xl) else np.vstack([Xl, X[extra]])
             yl = np.concatenate([yl, np.zeros(k, dtype=np.int64)])
-        if np.unique(yl).size < 2:
-            # one class only: score by similarity to the centroid of what is known
-            sign = 1.0 if yl[0] == 1 else -1.0
-            self.coef_ = sign * np.asarray(Xl.mean(axis=0)).ravel()
-            self.intercept_ = 0.0
-            return self
-        model = self._make_model(int(rng.randint(np.iinfo(np.int32).max)))
-        # fit only on the columns the training rows use: a term absent from all of them gets a
-        # zero weight anyway under L2, and the solver's per-fit copies shrink
-        Xc: Any
-        if sp.issparse(Xl):
-            cols, Xc = _used_columns(sp.csr_matrix(Xl), X.shape[1])
-        else:
-            cols, Xc = np.arange(X.shape[1]), np.asarray(Xl, dtype=np.float64)
-        with warnings.catch_warnings():
-            # a capped solver stops before liblinear's tolerance on purpose: the ranking needs
-            # the order of the scores, which settles long before the optimum (bench/RESULTS.md)
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(Xc, yl, sample_weight=_balanced_weights(yl, self.ratio))
-        self.coef_ = np.zeros(X.shape[1])
-        self.coef_[cols] = np.asarray(model.coef_, dtype=np.float64).ravel()
-        self.intercept_ = float(np.ravel(model.intercept_)[0])
+        self.coef_, self.intercept_ = fit_linear(self._make_model, rng, Xl, yl, X.shape[1],
+                                                 self.ratio)
         return self
 
 
