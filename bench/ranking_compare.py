@@ -76,13 +76,15 @@ def run(t: Task) -> dict:
     return out
 
 
-def _arm(spec: str) -> tuple[str, str, dict]:
+def parse_arm(spec: str) -> tuple[str, str, dict]:
+    """LABEL=RANKER[:JSON params] -> (label, ranker, params)."""
     label, _, rest = spec.partition("=")
     ranker, _, params = rest.partition(":")
     return label, ranker, json.loads(params) if params else {}
 
 
-def _se(xs: list[float]) -> float:
+def se(xs: list[float]) -> float:
+    """Standard error of the mean (nan for fewer than two values)."""
     return st.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else float("nan")
 
 
@@ -106,10 +108,10 @@ def table(arms: list[tuple[str, str, dict]], results: dict, base: dict) -> dict:
             "seeds": seeds,
             "elas": elas,
             "wss": {a: st.mean(v) for a, v in w.items()},
-            "diff": {a: (st.mean(v), _se(v)) for a, v in d.items()},
+            "diff": {a: (st.mean(v), se(v)) for a, v in d.items()},
         }
         cells = " | ".join(f"{st.mean(w[a]):.4f}" for a, _, _ in arms)
-        dc = " | ".join(f"{st.mean(v):+.4f} ({_se(v):.4f})" for v in d.values())
+        dc = " | ".join(f"{st.mean(v):+.4f} ({se(v):.4f})" for v in d.values())
         print(f"| {n} | {','.join(seeds)} | {elas:.4f} | {cells} | {dc} |")
     summary: dict = {"sets": per_set, "n_sets": len(per_set)}
     if per_set:
@@ -119,8 +121,8 @@ def table(arms: list[tuple[str, str, dict]], results: dict, base: dict) -> dict:
         dsum = []
         for a, _, _ in arms[1:]:
             ds = [p["diff"][a][0] for p in per_set.values()]
-            summary[a] = {"mean_diff": st.mean(ds), "se": _se(ds), "worst": min(ds)}
-            dsum.append(f"{st.mean(ds):+.4f} ({_se(ds):.4f}; worst {min(ds):+.4f})")
+            summary[a] = {"mean_diff": st.mean(ds), "se": se(ds), "worst": min(ds)}
+            dsum.append(f"{st.mean(ds):+.4f} ({se(ds):.4f}; worst {min(ds):+.4f})")
         elas = st.mean(p["elas"] for p in per_set.values())
         print(f"| **mean of {len(per_set)} sets** | | {elas:.4f} | {means} | {' | '.join(dsum)} |")
         for a, _, _ in arms:
@@ -144,7 +146,7 @@ def main() -> None:
     ap.add_argument("--out", default="")
     args = ap.parse_args()
     base = json.loads(BASELINE.read_text())
-    arms = [_arm(a) for a in args.arms]
+    arms = [parse_arm(a) for a in args.arms]
     names = args.sets.split(",") if args.sets else sorted(base)
     seeds = args.seeds.split(",")
     tasks: list[Task] = [

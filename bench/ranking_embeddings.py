@@ -22,7 +22,6 @@ import argparse
 import functools
 import hashlib
 import json
-import math
 import resource
 import statistics as st
 import sys
@@ -34,6 +33,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from ranking_compare import parse_arm, se  # noqa: E402  (bench/ is on sys.path)
 
 from screening.ranking import build_features, load_ranker, read_labelled_csv, simulate  # noqa: E402
 from screening.ranking.embeddings import (  # noqa: E402
@@ -171,16 +172,6 @@ def run(t: Task) -> dict:
     return out
 
 
-def _arm(spec: str) -> tuple[str, str, dict]:
-    label, _, rest = spec.partition("=")
-    ranker, _, params = rest.partition(":")
-    return label, ranker, json.loads(params) if params else {}
-
-
-def _se(xs: list[float]) -> float:
-    return st.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else float("nan")
-
-
 def table(arms: list[tuple[str, str, dict]], results: dict, base: dict) -> dict:
     """Per-set means over seeds; paired differences against the first arm and against ELAS u4."""
     ref = arms[0][0]
@@ -196,14 +187,14 @@ def table(arms: list[tuple[str, str, dict]], results: dict, base: dict) -> dict:
         per_set[n] = {
             "seeds": seeds,
             "n_records": base[n][seeds[0]]["n_records"],
-            "elas_u4_json": [st.mean(elas), _se(elas)],
-            "wss_95": {a: [st.mean(v), _se(v)] for a, v in w.items()},
+            "elas_u4_json": [st.mean(elas), se(elas)],
+            "wss_95": {a: [st.mean(v), se(v)] for a, v in w.items()},
             "minus_ref": {
-                a: [st.mean(d := [x - y for x, y in zip(w[a], w[ref], strict=True)]), _se(d)]
+                a: [st.mean(d := [x - y for x, y in zip(w[a], w[ref], strict=True)]), se(d)]
                 for a in names[1:]
             },
             "minus_elas": {
-                a: [st.mean(d := [x - y for x, y in zip(w[a], elas, strict=True)]), _se(d)]
+                a: [st.mean(d := [x - y for x, y in zip(w[a], elas, strict=True)]), se(d)]
                 for a in names
             },
         }
@@ -231,14 +222,14 @@ def table(arms: list[tuple[str, str, dict]], results: dict, base: dict) -> dict:
         mean = st.mean(p["wss_95"][a][0] for p in per_set.values())
         de = {n: p["minus_elas"][a][0] for n, p in per_set.items()}
         worst_e = min(de, key=de.__getitem__)
-        row = {"mean_wss_95": mean, "minus_elas": [st.mean(de.values()), _se(list(de.values()))],
+        row = {"mean_wss_95": mean, "minus_elas": [st.mean(de.values()), se(list(de.values()))],
                "worst_vs_elas": [worst_e, de[worst_e]],
                "sets_below_elas_003": sorted(n for n, v in de.items() if v < -0.03)}
         ref_cells = "| |"
         if a != ref:
             dr = {n: p["minus_ref"][a][0] for n, p in per_set.items()}
             worst_r = min(dr, key=dr.__getitem__)
-            row["minus_ref"] = [st.mean(dr.values()), _se(list(dr.values()))]
+            row["minus_ref"] = [st.mean(dr.values()), se(list(dr.values()))]
             row["worst_vs_ref"] = [worst_r, dr[worst_r]]
             ref_cells = (f"| {row['minus_ref'][0]:+.4f} ({row['minus_ref'][1]:.4f}) "
                          f"| {worst_r} {dr[worst_r]:+.4f} |")
@@ -253,7 +244,7 @@ def table(arms: list[tuple[str, str, dict]], results: dict, base: dict) -> dict:
 
 def compare(args: argparse.Namespace) -> dict:
     base = json.loads(BASELINE.read_text())
-    arms = [_arm(a) for a in args.arms]
+    arms = [parse_arm(a) for a in args.arms]
     names = args.sets.split(",") if args.sets else sorted(base)
     if args.encoded_only:  # e.g. while `encode` still runs: never encode twice at once
         names = [n for n in names
@@ -292,7 +283,7 @@ def speed(args: argparse.Namespace) -> dict:
     print("| arm | labels | median CPU s | median wall s | max wall s |")
     print("|---|---:|---:|---:|---:|")
     for spec in args.arms:
-        arm, ranker, params = _arm(spec)
+        arm, ranker, params = parse_arm(spec)
         for n_lab in [int(x) for x in args.labels.split(",")]:
             inc = np.flatnonzero(data.labels == 1)
             rows = rng.permutation(tfidf.n_records)[:n_lab]
