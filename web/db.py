@@ -38,6 +38,17 @@ def get_session() -> Session:
     return g.db_session
 
 
+def replace_session(*, write: bool) -> Session:
+    """Close the request's session (rolling back what it did not commit) and open a new one.
+
+    ``write=False`` gives one that only reads (on SQLite it takes no lock).
+    """
+    close_session()
+    key = "sieve_sessionmaker" if write else "sieve_read_sessionmaker"
+    g.db_session = current_app.extensions[key]()
+    return g.db_session
+
+
 def close_session(_exc: BaseException | None = None) -> None:
     """Close the request's session; an uncommitted transaction is rolled back."""
     session = g.pop("db_session", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import current_app, g, get_flashed_messages, make_response, render_template
+from flask import get_flashed_messages, make_response, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -15,7 +15,7 @@ from review.services.projects import active_reasons
 from review.services.screening_pilot import pilot_page
 from review.services.screening_rules import FULL_TEXT, STAGE_NAMES
 from screening.assignment import Segment, compile_terms, count_hits, highlight
-from web.db import get_session
+from web.db import get_session, replace_session
 from web.extensions import htmx
 
 # The team's counts on the screening page pass over every record of the stage, so they are
@@ -32,18 +32,12 @@ def reading_session() -> None:
     SQLite a write session would take the database's write lock again (BEGIN IMMEDIATE) and
     hold it while the next record, the progress and the template are computed.
     """
-    old = g.pop("db_session", None)
-    if old is not None:
-        old.close()
-    g.db_session = current_app.extensions["sieve_read_sessionmaker"]()
+    replace_session(write=False)
 
 
 def writing_session() -> None:
     """Go on with a new writing session (after reads done without the write lock)."""
-    old = g.pop("db_session", None)
-    if old is not None:
-        old.close()
-    g.db_session = current_app.extensions["sieve_sessionmaker"]()
+    replace_session(write=True)
 
 
 def _fragment_wanted() -> bool:
