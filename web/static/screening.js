@@ -8,9 +8,14 @@
     return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
   }
 
+  // One request at a time, even if a key is held down. Kept here, not on the form: htmx's
+  // settle step copies the old form's attributes (its htmx-request class, a data- flag) onto
+  // the new form for a moment after each swap, which swallowed a key pressed just then.
+  var sending = false;
+
   function submit(form, button) {
-    if (!form || form.classList.contains("htmx-request") || form.dataset.sent) return;
-    form.dataset.sent = "1";  // one decision per record, even if a key is held down
+    if (!form || sending) return;
+    sending = true;
     // A click (not requestSubmit) so htmx sends the clicked button's name and value.
     if (button) button.click(); else if (form.requestSubmit) form.requestSubmit(); else form.submit();
   }
@@ -39,9 +44,8 @@
     event.preventDefault();
   });
 
-  // A 422 answer (missing reason) re-renders the same record: its form may be sent again.
-  document.addEventListener("htmx:afterRequest", function (event) {
-    var form = event.detail.elt;
-    if (form && form.dataset) delete form.dataset.sent;
+  // The answer is in (a new record, or a 422 re-rendering the same one): keys work again.
+  document.addEventListener("htmx:afterRequest", function () {
+    sending = false;
   });
 })();
