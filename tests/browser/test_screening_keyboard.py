@@ -87,3 +87,24 @@ def test_the_same_page_works_without_javascript(live_server, chromium, screening
         assert "Saved: maybe" in page.content()
     finally:
         context.close()
+
+
+def test_a_key_pressed_while_the_next_record_settles_decides_it_in_place(
+        live_server, new_page, sign_in, screening_team):
+    # htmx makes a swapped-in form live only when the swap settles; a key pressed before that
+    # used to post the plain form and reload the page. A long settle makes the window certain.
+    pid, (r1, r2, r3) = screening_team["pid"], screening_team["records"]
+    page = new_page()
+    sign_in(page, screening_team["ada"], PASSWORD)
+    page.goto(f"{live_server.url}/projects/{pid}/screening/")
+    shows(page, r1)
+    page.evaluate("htmx.config.defaultSettleDelay = 600; window.stillHere = true")
+    page.keyboard.press("i")
+    shows(page, r2)  # swapped in, not settled yet
+    page.keyboard.press("e")
+    shows(page, r3)
+    assert page.evaluate("window.stillHere") is True
+    with live_server.session() as session:
+        rows = session.execute(sa.select(Decision.record_id, Decision.label)
+                               .order_by(Decision.id)).all()
+    assert [tuple(row) for row in rows] == [(r1, "include"), (r2, "exclude")]

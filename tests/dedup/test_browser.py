@@ -70,3 +70,20 @@ def test_lead_decides_pairs_with_the_keyboard(
     page.keyboard.press("d")
     page.wait_for_timeout(500)
     assert statuses(live_server) == ["confirmed", "pending", "pending"]
+
+
+def test_a_key_pressed_while_the_next_pair_settles_acts_on_it_in_place(
+        live_server, browser_page, sign_in, queue_of_three):
+    # htmx makes swapped-in buttons live only when the swap settles; a key pressed before that
+    # used to post the plain form and reload the page. A long settle makes the window certain.
+    page, (p1, p2, _) = browser_page, queue_of_three["pairs"]
+    sign_in(page, queue_of_three["lead"], PASSWORD)
+    page.goto(f"{live_server.url}/projects/{queue_of_three['pid']}/dedup/")
+    shows(page, p1)
+    page.evaluate("htmx.config.defaultSettleDelay = 600; window.stillHere = true")
+    page.keyboard.press("j")
+    shows(page, p2)  # swapped in, not settled yet
+    page.keyboard.press("d")
+    page.wait_for_selector('#dedup-counts [data-count="duplicates"]:text-is("1")')
+    assert page.evaluate("window.stillHere") is True
+    assert statuses(live_server) == ["pending", "confirmed", "pending"]

@@ -12,16 +12,13 @@
   };
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey) { return; }
-    var target = event.target;
-    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) {
-      return;
-    }
+    if (window.sieveKeys.typing(event.target)) { return; }
     var selector = keys[event.key];
     if (!selector) { return; }
-    var control = document.querySelector("#queue-panel " + selector);
-    if (control) {
-      event.preventDefault();
-      control.click();
-    }
+    event.preventDefault();
+    window.sieveKeys.whenSettled(function () {
+      var control = document.querySelector("#queue-panel " + selector);
+      if (control) { control.click(); }
+    });
   });
 })();

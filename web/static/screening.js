@@ -4,10 +4,6 @@
   "use strict";
   var LABELS = { i: "include", e: "exclude", m: "maybe" };
 
-  function typing(target) {
-    return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
-  }
-
   // One request at a time, even if a key is held down. Kept here, not on the form: htmx's
   // settle step copies the old form's attributes (its htmx-request class, a data- flag) onto
   // the new form for a moment after each swap, which swallowed a key pressed just then.
@@ -20,28 +16,32 @@
     if (button) button.click(); else if (form.requestSubmit) form.requestSubmit(); else form.submit();
   }
 
-  document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (typing(event.target)) {
-      if (event.key === "Escape") event.target.blur();
-      return;
-    }
+  // Acts on the record on the screen when it runs (after a swap has settled, see keys.js).
+  function act(key) {
     var form = document.getElementById("decide-form");
-    var key = event.key;
     if (key === "?") {
       var help = document.getElementById("key-help");
       if (help) help.classList.toggle("shown");
-    } else if (LABELS[key] && form) {
-      submit(form, form.querySelector('button[value="' + LABELS[key] + '"]'));
-    } else if (/^[1-9]$/.test(key) && form) {
-      var select = form.querySelector("select[name=reason_id]");
+    } else if (LABELS[key]) {
+      if (form) submit(form, form.querySelector('button[value="' + LABELS[key] + '"]'));
+    } else if (/^[1-9]$/.test(key)) {
+      var select = form && form.querySelector("select[name=reason_id]");
       if (select && select.options.length > Number(key)) select.selectedIndex = Number(key);
     } else if (key === "u") {
       submit(document.getElementById("undo-form"));
-    } else {
+    }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (window.sieveKeys.typing(event.target)) {
+      if (event.key === "Escape") event.target.blur();
       return;
     }
+    var key = event.key;
+    if (!(key === "?" || key === "u" || LABELS[key] || /^[1-9]$/.test(key))) return;
     event.preventDefault();
+    window.sieveKeys.whenSettled(function () { act(key); });
   });
 
   // The answer is in (a new record, or a 422 re-rendering the same one): keys work again.
