@@ -59,8 +59,8 @@ def test_two_reviewers_screen_with_keys_and_never_see_each_other(
     shows(ben, r3)
     ben.keyboard.press("u")  # undo: record 2 comes back
     shows(ben, r2)
-    ben.keyboard.press("?")
-    assert ben.locator("#key-help").is_visible()
+    ben.keyboard.press("?")  # acts once the swap has settled (keys.js)
+    ben.wait_for_selector("#key-help", state="visible")
 
     with live_server.session() as session:
         rows = session.execute(sa.select(Decision.record_id, Decision.reviewer_id,
