@@ -11,6 +11,7 @@ from review.services import ranking as ranking_service
 from review.services import stopping as stopping_service
 from review.services import users as user_service
 from screening.ranking import (
+    DEFAULT_RANKER,
     available_rankers,
     read_labelled_csv,
     simulate,
@@ -85,7 +86,9 @@ def simulate_command(data: Path, seed: int, model: str, prior_included: int | No
 @click.command("rank")
 @click.argument("project_id", type=int)
 @click.option("--model", default=None,
-              help=f"Ranker name: {', '.join(available_rankers(embeddings=False))}.")
+              help=f"Ranker name: {', '.join(available_rankers())} (the embedding rankers "
+                   "need the extra 'embeddings'). Kept for later retrains until changed; "
+                   "default: the latest run's, else " + DEFAULT_RANKER + ".")
 @click.option("--calibration-size", type=click.IntRange(min=0), default=None,
               help="Put a random sample of this many records first (0 turns it off).")
 @click.option("--calibration-seed", type=int, default=0, show_default=True)

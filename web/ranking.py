@@ -14,6 +14,7 @@ from review.errors import ConflictError, ValidationError
 from review.services import ranking as ranking_service
 from review.services import stopping as service
 from review.services.projects import LEAD, READ, role_in
+from screening.ranking import DEFAULT_RANKER
 from web.areas import area_blueprint
 from web.auth import project_for
 from web.db import get_session
@@ -43,7 +44,8 @@ def status(project_id: int) -> ResponseReturnValue:
     session = get_session()
     context = {"project": project, "ranking_status": ranking_service.ranking_status(
         session, project_id=project_id), "role": role_in(
-        session, project_id=project_id, user_id=current_user.id)}
+        session, project_id=project_id, user_id=current_user.id),
+        "rankers": ranking_service.ranker_options(), "default_ranker": DEFAULT_RANKER}
     if _fragment_wanted():
         return render_template("ranking/_freshness.html", **context)
     return render_template("ranking/status.html", **context)
@@ -51,7 +53,7 @@ def status(project_id: int) -> ResponseReturnValue:
 
 @bp.post("/retrain")
 def retrain(project_id: int) -> ResponseReturnValue:
-    """Queue a retrain now (leads), optionally with a random calibration sample first."""
+    """Queue a retrain now (leads), optionally with another ranker or a calibration sample."""
     project_for(project_id, LEAD)
     session = get_session()
     size = request.form.get("calibration_size", "").strip()
@@ -61,7 +63,8 @@ def retrain(project_id: int) -> ResponseReturnValue:
                               field="calibration_size")
     calibration = {"size": int(size), "seed": int(seed or 0)} if size else None
     ranking_service.request_retrain(session, project_id=project_id, delay_s=0,
-                                    calibration=calibration)
+                                    calibration=calibration,
+                                    ranker=request.form.get("ranker", "").strip() or None)
     session.commit()
     flash("Retrain queued.", "success")
     return _redirect(url_for("ranking.status", project_id=project_id))

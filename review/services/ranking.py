@@ -36,26 +36,41 @@ from review.services.ranking_features import (
     records_version,
     remember,
     store_features,
+    stored_embeddings,
     top_or_unranked,
 )
-from review.services.ranking_status import RankingStatus, age_s, latest_run, ranking_status
+from review.services.ranking_status import (
+    RankingStatus,
+    age_s,
+    latest_run,
+    ranking_status,
+    run_ranker,
+)
 from screening.ranking import (
     DEFAULT_RANKER,
+    FEATURES_VERSION,
     Features,
     available_rankers,
     build_features,
     calibration_sample,
+    embeddings_available,
     load_ranker,
     protocol_order,
     rank,
     training_labels,
 )
+from screening.ranking.embeddings import (
+    EMBEDDINGS_VERSION,
+    embedding_keys,
+    embeddings_reusing,
+    stack_embeddings,
+)
 
 __all__ = [
     "PROTOCOL_MODEL", "STAGE", "RankingInputs", "RankingResult", "RankingStatus",
     "calibration_order", "clear_memory_cache", "compute_ranking", "latest_run", "load_inputs",
-    "project_labels", "rank_demo", "ranking_status", "records_changed", "request_retrain",
-    "retrain", "retrain_job", "store_ranking",
+    "project_labels", "rank_demo", "ranker_options", "ranking_status", "records_changed",
+    "request_retrain", "retrain", "retrain_job", "store_ranking",
 ]
 
 STAGE = "title_abstract"
@@ -90,6 +105,10 @@ class RankingInputs:
     include_terms: list[str]
     exclude_terms: list[str]
     calibration: dict[str, int] | None
+    ranker: str = DEFAULT_RANKER  # the lead's choice, carried forward by the model runs
+    recipe: str = FEATURES_VERSION  # EMBEDDINGS_VERSION when the ranker needs embeddings
+    # embeddings kept with the stale features (keys, vectors): reused when rebuilding
+    known_embeddings: tuple[np.ndarray, np.ndarray] | None = None
     write_top: int | None = None  # rewrite the ranks within this top only; None: all ranks
     # per row: within the top write_top or not ranked, as stored now (those are rewritten)
     old_top: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
@@ -106,6 +125,7 @@ class RankingResult:
     params: dict[str, Any]
     features: Features
     timings: dict[str, float]
+    embedding_keys: np.ndarray | None = None  # stored with stacked features
 
 
 def project_labels(session: Session, *, project_id: int, stage: str = STAGE) -> dict[int, int]:
@@ -125,9 +145,9 @@ def project_labels(session: Session, *, project_id: int, stage: str = STAGE) -> 
 
 def load_inputs(
     session: Session, *, project_id: int, stage: str = STAGE,
-    calibration: dict[str, int] | None = None,
+    calibration: dict[str, int] | None = None, ranker: str | None = None,
 ) -> RankingInputs:
-    """Read what a retrain needs: texts, cached features, labels, protocol, calibration.
+    """Read what a retrain needs: texts, cached features, labels, protocol, calibration, ranker.
 
     Args:
         session: database session.
@@ -135,10 +155,12 @@ def load_inputs(
         stage: the screening stage whose decisions are the labels.
         calibration: ``{"size": k, "seed": s}`` to screen a random sample first; None keeps
             the setting of the latest model run; size 0 turns it off.
+        ranker: a ranker name (`available_rankers`); None keeps the latest model run's.
 
     Raises:
         NotFound: if the project does not exist.
-        ValidationError: on a bad stage or calibration.
+        ValidationError: on a bad stage, calibration or ranker (an embedding ranker without
+            the optional extra included).
     """
     if stage != STAGE:
         raise ValidationError("ranking orders title/abstract screening only", field="stage")
@@ -148,13 +170,19 @@ def load_inputs(
     t0 = time.perf_counter()
     # the version first: texts read after it are never older than the key they are stored under
     version = records_version(session, project_id)
-    fp = fingerprint(version, kept_count(session, project_id))
+    n_kept = kept_count(session, project_id)
+    last = latest_run(session, project_id=project_id, stage=stage)
+    name, uses_embeddings = _ranker_setting(last, ranker)
     t1 = time.perf_counter()
     by_record = project_labels(session, project_id=project_id, stage=stage)
     t2 = time.perf_counter()
-    # only the protocol order (before both classes are labelled) needs the vocabulary
+    # only the protocol order (before both classes are labelled) needs the vocabulary, and
+    # only a trained ranker that asks for them needs sentence embeddings
     protocol = len(set(by_record.values())) < 2
-    feats, ids, source = cached_features(session, project_id, fp, with_vocabulary=protocol)
+    recipe = EMBEDDINGS_VERSION if not protocol and uses_embeddings else FEATURES_VERSION
+    fp = fingerprint(version, n_kept, recipe)
+    feats, ids, source = cached_features(session, project_id, fp, with_vocabulary=protocol,
+                                         recipe=recipe)
     fields: list[RecordFields] = []
     if ids is None or protocol:
         # the texts are needed (to build features or for the protocol order): ids and texts
@@ -162,11 +190,14 @@ def load_inputs(
         id_list, fields = canonical_fields(session, project_id)
         read = np.asarray(id_list, dtype=np.int64)
         if ids is None or not np.array_equal(read, ids):
-            ids, fp, feats, source = read, fingerprint(version, read.size), None, "built"
+            ids, fp, feats = read, fingerprint(version, read.size, recipe), None
+            source = "built"
+    known = (stored_embeddings(session, project_id)
+             if source == "built" and recipe == EMBEDDINGS_VERSION else None)
     t3 = time.perf_counter()
-    last = latest_run(session, project_id=project_id, stage=stage)
     partials = int((last.metrics or {}).get("partial_writes", 0)) if last is not None else 0
-    write_top = (None if last is None or source == "built" else
+    same_ranker = last is not None and run_ranker(last) in (name, PROTOCOL_MODEL)
+    write_top = (None if not same_ranker or source == "built" else
                  RANK_REFRESH_TOP if partials + 1 >= REFRESH_EVERY else RANK_WRITE_TOP)
     old_top = (np.isin(ids, top_or_unranked(session, project_id, write_top))
                if write_top is not None else np.zeros(0, dtype=bool))
@@ -178,6 +209,7 @@ def load_inputs(
         include_terms=list(project.include_terms or []),
         exclude_terms=list(project.exclude_terms or []),
         calibration=_calibration_setting(last, calibration),
+        ranker=name, recipe=recipe, known_embeddings=known,
         write_top=write_top, old_top=old_top, partial_writes=partials,
         timings={"check_records_s": t1 - t0, "read_labels_s": t2 - t1,
                  "features_cache_s": t3 - t2, "read_top_s": t4 - t3},
@@ -194,6 +226,24 @@ def _rows_of(ids: np.ndarray, by_record: dict[int, int]) -> dict[int, int]:
     return dict(zip(rows[found].tolist(), np.fromiter(by_record.values(), dtype=np.int64,
                                                        count=len(by_record))[found].tolist(),
                     strict=True))
+
+
+def _ranker_setting(last: ModelRun | None, given: str | None) -> tuple[str, bool]:
+    """The ranker to use and whether it needs sentence embeddings.
+
+    Like the calibration, the lead's choice stays until changed, carried by the model runs.
+    """
+    name = given or (run_ranker(last) if last is not None else None)
+    if not name or name == PROTOCOL_MODEL:
+        name = DEFAULT_RANKER
+    return name, bool(getattr(_check_ranker(name), "uses_embeddings", False))
+
+
+def ranker_options() -> list[tuple[str, bool]]:
+    """Every registered ranker and whether it can run here (the embedding ones need the extra)."""
+    ready = embeddings_available()
+    tfidf = set(available_rankers(embeddings=False))
+    return [(name, ready or name in tfidf) for name in available_rankers()]
 
 
 def _calibration_setting(
@@ -239,17 +289,26 @@ def calibration_order(
     return out
 
 
-def compute_ranking(inputs: RankingInputs, *, ranker: str | None = None) -> RankingResult:
+def compute_ranking(inputs: RankingInputs) -> RankingResult:
     """Score the records: the ranker once both labels exist, the protocol before that.
 
-    Builds the features when the cache had none (the slow step, done once per record change).
+    Builds the features when the cache had none (the slow step, done once per record change;
+    with an embedding ranker, only new or changed records are encoded).
     """
     t0 = time.perf_counter()
-    name = ranker or DEFAULT_RANKER
-    _check_ranker(name)  # a bad name fails now, not at the first include
+    name = inputs.ranker
     both_classes = len(set(inputs.labels.values())) == 2
     texts = record_texts(inputs.fields) if inputs.features is None or not both_classes else []
-    feats = inputs.features or build_features(texts)
+    feats, keys, timings = inputs.features, None, {}
+    if feats is None:
+        feats = build_features(texts)
+        if inputs.recipe == EMBEDDINGS_VERSION:
+            keys = embedding_keys(inputs.record_ids.tolist(), texts)
+            known = inputs.known_embeddings or (np.zeros(0, np.int64), np.zeros((0, 0)))
+            t_enc = time.perf_counter()
+            vectors, n_encoded = embeddings_reusing(texts, keys, *known)
+            feats = stack_embeddings(feats, vectors)
+            timings = {"encode_s": time.perf_counter() - t_enc, "encoded": float(n_encoded)}
     t1 = time.perf_counter()
     if both_classes:
         model = load_ranker(name, random_state=0)
@@ -263,12 +322,14 @@ def compute_ranking(inputs: RankingInputs, *, ranker: str | None = None) -> Rank
                                 inputs.exclude_terms, features=feats)
         params, model_name = {"include_terms": len(inputs.include_terms),
                               "exclude_terms": len(inputs.exclude_terms)}, PROTOCOL_MODEL
+    params["ranker"] = name  # carried forward to the next retrains (see _ranker_setting)
     if inputs.calibration:
         scores = calibration_order(scores, labelled=list(inputs.labels), **inputs.calibration)
         params["calibration"] = inputs.calibration
     t2 = time.perf_counter()
     return RankingResult(scores, model_name, params, feats,
-                         {"features_build_s": t1 - t0, "fit_rank_s": t2 - t1})
+                         {**timings, "features_build_s": t1 - t0, "fit_rank_s": t2 - t1},
+                         embedding_keys=keys)
 
 
 def store_ranking(session: Session, inputs: RankingInputs, result: RankingResult) -> ModelRun:
@@ -276,7 +337,7 @@ def store_ranking(session: Session, inputs: RankingInputs, result: RankingResult
     t0 = time.perf_counter()
     if inputs.features is None:
         store_features(session, inputs.project_id, inputs.fingerprint, result.features,
-                       inputs.record_ids)
+                       inputs.record_ids, result.embedding_keys)
     remember(inputs.project_id, inputs.fingerprint, result.features, inputs.record_ids)
     t1 = time.perf_counter()
     n_inc = sum(inputs.labels.values())
@@ -369,20 +430,17 @@ def retrain(
         NotFound: unknown project.
         ValidationError: no records, unknown ranker, bad stage or calibration.
     """
-    inputs = load_inputs(session, project_id=project_id, stage=stage, calibration=calibration)
+    inputs = load_inputs(session, project_id=project_id, stage=stage, calibration=calibration,
+                         ranker=ranker)
     if not inputs.record_ids.size:
         raise ValidationError("the project has no records to rank yet")
-    return store_ranking(session, inputs, compute_ranking(inputs, ranker=ranker))
+    return store_ranking(session, inputs, compute_ranking(inputs))
 
 
-def _check_ranker(name: str) -> None:
-    if name in available_rankers() and name not in available_rankers(embeddings=False):
-        raise ValidationError(
-            f"{name} needs sentence embeddings, which only `sieve simulate` builds so far; "
-            f"a review ranks with one of: {', '.join(available_rankers(embeddings=False))}",
-            field="ranker")
+def _check_ranker(name: str) -> Any:
+    # a bad name, or an embedding ranker without the optional extra, fails with the reason
     try:
-        load_ranker(name)
+        return load_ranker(name)
     except ValueError as exc:
         raise ValidationError(str(exc), field="ranker") from exc
 
@@ -393,13 +451,13 @@ def retrain_job(session: Session, job: Job) -> None:
     params = dict(job.params or {})
     project_id = int(job.project_id or 0)
     inputs = load_inputs(session, project_id=project_id, stage=params.get("stage", STAGE),
-                         calibration=params.get("calibration"))
+                         calibration=params.get("calibration"), ranker=params.get("ranker"))
     if not inputs.record_ids.size:
         return  # nothing imported yet: nothing to rank
     # end the reading transaction: on SQLite a writing session holds the write lock from its
     # first statement, and reviewers recording decisions must not wait for the model
     session.commit()
-    result = compute_ranking(inputs, ranker=params.get("ranker"))
+    result = compute_ranking(inputs)
     store_ranking(session, inputs, result)
 
 
@@ -415,6 +473,9 @@ def request_retrain(
 
     Returns:
         The queued job, or None for another stage.
+
+    Raises:
+        ValidationError: an unknown ranker, or an embedding ranker without the extra.
     """
     if stage != STAGE:
         return None
@@ -426,6 +487,7 @@ def request_retrain(
     params: dict[str, Any] = dict(queued.params or {}) if queued is not None else {}
     params["stage"] = STAGE
     if ranker:
+        _check_ranker(ranker)  # refused now, with the reason, not in the background job
         params["ranker"] = ranker
     if calibration is not None:
         params["calibration"] = calibration

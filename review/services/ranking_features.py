@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from review.db import utcnow
 from review.models import FeatureSet, Record, RecordsVersion
 from screening.ranking import FEATURES_VERSION, Features
+from screening.ranking.embeddings import EMBEDDING_DIM
 
 #: title, abstract, keywords (JSON text), journal of one record, as read from the database.
 RecordFields = tuple[str | None, str | None, str | None, str | None]
@@ -73,7 +74,7 @@ def _keyword_list(raw: str | None) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def fingerprint(version: int, n_kept: int) -> str:
+def fingerprint(version: int, n_kept: int, recipe: str = FEATURES_VERSION) -> str:
     """The key of a project's features: recipe, records version and number of kept records.
 
     The records version is raised (``bump_records_version``) by the services that change
@@ -82,7 +83,7 @@ def fingerprint(version: int, n_kept: int) -> str:
     before anything raised the version. No text is read for it, and counting the kept records
     reads one index (index-only on SQLite, and on PostgreSQL once vacuum has run).
     """
-    key = f"{FEATURES_VERSION}:{int(version)}:{int(n_kept)}"
+    key = f"{recipe}:{int(version)}:{int(n_kept)}"
     return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
 
 
@@ -129,7 +130,8 @@ def top_or_unranked(session: Session, project_id: int, k: int) -> np.ndarray:
 
 
 def cached_features(
-    session: Session, project_id: int, fp: str, *, with_vocabulary: bool = True
+    session: Session, project_id: int, fp: str, *, with_vocabulary: bool = True,
+    recipe: str = FEATURES_VERSION,
 ) -> tuple[Features | None, np.ndarray | None, str]:
     """The project's features for this fingerprint, the record id of each row, and their origin.
 
@@ -139,6 +141,7 @@ def cached_features(
         fp: the fingerprint of its records now.
         with_vocabulary: also load the term vocabulary (only protocol similarity needs it;
             decoding it is most of the cost of loading stored features).
+        recipe: the features' version: FEATURES_VERSION (TF-IDF) or EMBEDDINGS_VERSION.
 
     Returns:
         (features, ids, "memory" | "stored"), or (None, None, "built") when they must be built.
@@ -149,7 +152,7 @@ def cached_features(
             _MEMORY.move_to_end(project_id)
             return hit[2], hit[1], "memory"
     stored = _fetch(session, project_id, fp)
-    decoded = _decode(stored, with_vocabulary) if stored is not None else None
+    decoded = _decode(stored, with_vocabulary, recipe) if stored is not None else None
     if decoded is None:
         return None, None, "built"
     feats, ids = decoded
@@ -172,17 +175,18 @@ def _fetch(session: Session, project_id: int, fp: str) -> bytes | None:
     return data
 
 
-def _encode(feats: Features, ids: np.ndarray) -> bytes:
+def _encode(feats: Features, ids: np.ndarray, embedding_keys: np.ndarray | None) -> bytes:
     # the vocabulary is pickled on its own, inside: loading skips it unless it is needed
     parts = {"version": feats.version, "matrix": feats.matrix, "idf": feats.idf, "ids": ids,
              "vocabulary": pickle.dumps(feats.vocabulary, protocol=pickle.HIGHEST_PROTOCOL)}
+    if embedding_keys is not None:
+        parts["embedding_keys"] = embedding_keys
     return pickle.dumps(parts, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _decode(data: bytes, with_vocabulary: bool) -> tuple[Features, np.ndarray] | None:
+def _decode(data: bytes, with_vocabulary: bool, recipe: str) -> tuple[Features, np.ndarray] | None:
     parts = pickle.loads(data)  # written by this module only (never user input)
-    if (not isinstance(parts, dict) or parts.get("version") != FEATURES_VERSION
-            or "ids" not in parts):
+    if not isinstance(parts, dict) or parts.get("version") != recipe or "ids" not in parts:
         return None  # another recipe or layout: rebuild
     vocabulary = pickle.loads(parts["vocabulary"]) if with_vocabulary else {}
     return Features(parts["matrix"], parts["version"], vocabulary, parts["idf"]), parts["ids"]
@@ -197,11 +201,37 @@ def remember(project_id: int, fp: str, feats: Features, ids: np.ndarray) -> None
             _MEMORY.popitem(last=False)
 
 
+def stored_embeddings(session: Session, project_id: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The sentence embeddings kept with the project's stored features, whatever their age.
+
+    Returns:
+        (keys, float32 embeddings) with one row per key (see
+        screening.ranking.embeddings.embedding_keys), or None if the stored features have none.
+    """
+    data = _fetch_any(session, project_id)
+    parts = pickle.loads(data) if data is not None else None  # written by this module only
+    if not isinstance(parts, dict) or "embedding_keys" not in parts:
+        return None
+    matrix = parts["matrix"]
+    block = matrix[:, matrix.shape[1] - EMBEDDING_DIM:].toarray().astype(np.float32)
+    return parts["embedding_keys"], block
+
+
+def _fetch_any(session: Session, project_id: int) -> bytes | None:
+    data: bytes | None = session.scalar(
+        sa.select(FeatureSet.data).where(FeatureSet.project_id == project_id))
+    return data
+
+
 def store_features(
-    session: Session, project_id: int, fp: str, feats: Features, ids: np.ndarray
+    session: Session, project_id: int, fp: str, feats: Features, ids: np.ndarray,
+    embedding_keys: np.ndarray | None = None,
 ) -> None:
-    """Write the features and their rows' record ids to feature_sets (one row per project)."""
-    data = _encode(feats, ids)
+    """Write the features and their rows' record ids to feature_sets (one row per project).
+
+    With stacked embeddings, their keys too: a later rebuild encodes only what changed.
+    """
+    data = _encode(feats, ids, embedding_keys)
     row = session.get(FeatureSet, project_id)
     if row is None:
         session.add(FeatureSet(project_id=project_id, fingerprint=fp, data=data))

@@ -29,6 +29,11 @@ def latest_run(session: Session, *, project_id: int, stage: str = STAGE) -> Mode
         .order_by(ModelRun.id.desc()).limit(1))
 
 
+def run_ranker(run: ModelRun) -> str:
+    """The ranker a model run was made with, or chosen for (protocol runs carry the choice)."""
+    return str((run.params or {}).get("ranker") or run.model_name)
+
+
 @dataclass(frozen=True)
 class RankingStatus:
     """How fresh the ranking is, for the screening page."""
@@ -38,6 +43,11 @@ class RankingStatus:
     queued: bool
     running: bool
     failed: str | None  # the message of the last retrain, if it failed
+
+    @property
+    def ranker(self) -> str | None:
+        """The ranker the next retrains use (the lead's choice, kept by the model runs)."""
+        return run_ranker(self.run) if self.run is not None else None
 
     @property
     def age(self) -> timedelta | None:

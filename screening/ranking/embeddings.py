@@ -13,6 +13,7 @@ The embeddings are built once per project like the TF-IDF matrix and kept in the
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -30,7 +31,9 @@ __all__ = [
     "EmbeddingsUnavailable",
     "MAX_SEQ_LENGTH",
     "build_embedding_features",
+    "embedding_keys",
     "embeddings_available",
+    "embeddings_reusing",
     "encode_texts",
     "load_encoder",
     "require_embeddings",
@@ -184,3 +187,46 @@ def build_embedding_features(
     """
     emb = encode_texts(texts) if embeddings is None else embeddings
     return stack_embeddings(build_features(texts), emb)
+
+
+def embedding_keys(ids: Sequence[int], texts: Sequence[str]) -> np.ndarray:
+    """One int64 key per record from its id and text: equal keys, equal embeddings.
+
+    A project keeps the keys beside its stored features, so that rebuilding them after an
+    import or an edit encodes only the records that are new or whose text changed.
+    """
+    out = np.empty(len(texts), dtype=np.int64)
+    for i, (rid, text) in enumerate(zip(ids, texts, strict=True)):
+        digest = hashlib.blake2b(f"{int(rid)}\0{text}".encode(), digest_size=8).digest()
+        out[i] = int.from_bytes(digest, "little", signed=True)
+    return out
+
+
+def embeddings_reusing(
+    texts: Sequence[str], keys: np.ndarray, known_keys: np.ndarray, known: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """The embeddings of `texts`, taking the rows whose key is known and encoding the rest.
+
+    Args:
+        texts: one text per record.
+        keys: `embedding_keys` of those records.
+        known_keys: keys of embeddings computed before.
+        known: their embeddings, one row per known key.
+
+    Returns:
+        (float32 array (len(texts), EMBEDDING_DIM), how many texts were encoded).
+
+    Raises:
+        EmbeddingsUnavailable: if some text must be encoded and the extra is missing.
+    """
+    out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+    found = np.zeros(len(texts), dtype=bool)
+    if known_keys.size:
+        order = np.argsort(known_keys, kind="stable")
+        pos = np.minimum(np.searchsorted(known_keys[order], keys), order.size - 1)
+        found = known_keys[order][pos] == keys
+        out[found] = known[order[pos[found]]]
+    todo = np.flatnonzero(~found)
+    if todo.size:
+        out[todo] = encode_texts([texts[i] for i in todo.tolist()])
+    return out, int(todo.size)

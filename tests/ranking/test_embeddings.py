@@ -154,3 +154,42 @@ def test_simulate_builds_the_stacked_features_for_an_embedding_ranker():
     # the five other includes come before the five other excludes at least mostly
     first = res.order.labels[2:8]
     assert first.sum() >= 4
+
+
+def test_a_review_ranks_with_embeddings_and_encodes_only_new_or_changed_records(session):
+    import sqlalchemy as sa
+
+    from review.models import Record
+    from review.services import ranking as service
+    from tests.ranking.helpers import BOND, decide, setup_project
+
+    project, lead, _, records = setup_project(session)
+    decide(session, records[0], lead, "include")
+    decide(session, records[-1], lead, "exclude")
+    run = service.retrain(session, project_id=project.id, ranker="tfidf-emb-svm")
+    assert run.model_name == "tfidf-emb-svm" and run.metrics["features"] == "built"
+    assert run.metrics["timings"]["encoded"] == len(records)
+    ranks = dict(session.execute(sa.select(Record.id, Record.rank)
+                                 .where(Record.project_id == project.id)).all())
+    bond = {r.id for r in records[:len(BOND)]}
+    assert {rid for rid, rank in ranks.items() if rank <= len(BOND)} == bond
+
+    # a decision: the stacked features are reused as they are, nothing is encoded
+    decide(session, records[1], lead, "include")
+    again = service.retrain(session, project_id=project.id)
+    assert again.model_name == "tfidf-emb-svm" and again.metrics["features"] == "memory"
+    assert "encoded" not in again.metrics["timings"]
+    service.clear_memory_cache()
+    assert service.retrain(session, project_id=project.id).metrics["features"] == "stored"
+
+    # one record added and one edited: only those two are encoded
+    session.add(Record(project_id=project.id, title="Outcomes contracts for rough sleepers",
+                       abstract="A social outcomes partnership.", authors=[], keywords=[],
+                       raw={}))
+    records[3].abstract = "Rewritten abstract about commissioning for outcomes."
+    service.records_changed(session, project_id=project.id)
+    session.flush()
+    rebuilt = service.retrain(session, project_id=project.id)
+    assert rebuilt.metrics["features"] == "built"
+    assert rebuilt.metrics["timings"]["encoded"] == 2
+    assert rebuilt.metrics["n_records"] == len(records) + 1

@@ -186,8 +186,15 @@ def test_a_retrain_waiting_long_is_not_pushed_back(session) -> None:
 
 
 def test_a_failed_retrain_is_reported(app, session) -> None:
+    from review.errors import ValidationError
+    from review.jobs import enqueue
+
     project, *_ = setup_project(session)
-    ranking.request_retrain(session, project_id=project.id, delay_s=0, ranker="no-such-model")
+    with pytest.raises(ValidationError, match="no-such-model"):  # refused when asked for
+        ranking.request_retrain(session, project_id=project.id, delay_s=0, ranker="no-such-model")
+    # a ranker gone by the time the job runs (a plugin uninstalled since): the job fails
+    enqueue(session, kind="retrain", project_id=project.id,
+            params={"stage": ranking.STAGE, "ranker": "no-such-model"})
     session.commit()
     run_pending(app.extensions["sieve_sessionmaker"])
     session.commit()
@@ -323,15 +330,38 @@ def test_later_retrains_rewrite_only_the_top_and_keep_it_exact(session, monkeypa
         records) + 1
 
 
-def test_a_review_refuses_an_embedding_ranker_with_a_clear_message(session) -> None:
+def test_the_chosen_ranker_stays_for_the_retrains_after_it(app, session) -> None:
+    project, lead, _, records = setup_project(session)
+    # chosen before both labels exist: the protocol orders, and its run keeps the choice
+    first = ranking.retrain(session, project_id=project.id, ranker="tfidf-logreg")
+    assert first.model_name == ranking.PROTOCOL_MODEL
+    decide(session, records[0], lead, "include")
+    decide(session, records[-1], lead, "exclude")
+    assert ranking.retrain(session, project_id=project.id).model_name == "tfidf-logreg"
+    # the background retrain that decisions queue keeps it too
+    decide(session, records[1], lead, "include")
+    ranking.request_retrain(session, project_id=project.id, delay_s=0)
+    session.commit()
+    assert run_pending(app.extensions["sieve_sessionmaker"]) == 1
+    session.commit()
+    run = ranking.latest_run(session, project_id=project.id)
+    assert run is not None and run.model_name == "tfidf-logreg" and run.n_labels == 3
+    # until the lead picks another; switching rankers rewrites every rank
+    run = ranking.retrain(session, project_id=project.id, ranker=DEFAULT_RANKER)
+    assert run.model_name == DEFAULT_RANKER
+    assert run.metrics["ranks_written"] == len(records)
+    assert ranking.retrain(session, project_id=project.id).model_name == DEFAULT_RANKER
+
+
+def test_an_unknown_ranker_is_refused_and_nothing_is_written(session) -> None:
     from review.errors import ValidationError
 
     project, lead, _, records = setup_project(session)
     decide(session, records[0], lead, "include")
     decide(session, records[-1], lead, "exclude")
     with pytest.raises(ValidationError) as caught:
-        ranking.retrain(session, project_id=project.id, ranker="tfidf-emb-svm")
+        ranking.retrain(session, project_id=project.id, ranker="no-such-model")
     assert caught.value.field == "ranker"
-    assert "sieve simulate" in caught.value.message and DEFAULT_RANKER in caught.value.message
+    assert "no-such-model" in caught.value.message and DEFAULT_RANKER in caught.value.message
     assert session.scalar(sa.select(sa.func.count()).select_from(ModelRun)
                           .where(ModelRun.project_id == project.id)) == 0

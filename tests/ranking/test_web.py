@@ -43,6 +43,34 @@ def test_a_lead_queues_a_retrain(client, auth, session) -> None:
     assert ranking.ranking_status(session, project_id=project.id).queued
 
 
+def test_a_lead_chooses_the_model_and_later_retrains_keep_it(app, client, auth, session) -> None:
+    from review.jobs import run_pending
+    from review.models import Job
+
+    project, lead, _, records = _project(session)
+    auth.login(lead.email)
+    url = f"/projects/{project.id}/ranking/"
+    page = client.get(f"{url}status").get_data(as_text=True)
+    assert '<option value="tfidf-svm-fast" selected>tfidf-svm-fast (default)' in page
+    bad = auth.post(f"{url}retrain", {"ranker": "no-such-model"})
+    assert bad.status_code == 422 and "unknown ranker" in bad.get_data(as_text=True)
+    session.commit()
+    assert session.scalar(sa.select(sa.func.count()).select_from(Job)) == 0
+    assert auth.post(f"{url}retrain", {"ranker": "tfidf-logreg"}).status_code == 303
+    assert run_pending(app.extensions["sieve_sessionmaker"]) == 1
+    session.commit()
+    page = client.get(f"{url}status").get_data(as_text=True)
+    assert '<option value="tfidf-logreg" selected>' in page
+    assert "Ranking: <strong>tfidf-logreg</strong>" in page
+    # a decision queues a retrain with no ranker given: the lead's choice holds
+    decide(session, records[10], lead, "include")
+    ranking.request_retrain(session, project_id=project.id, delay_s=0)
+    session.commit()
+    assert run_pending(app.extensions["sieve_sessionmaker"]) == 1
+    session.commit()
+    assert ranking.latest_run(session, project_id=project.id).model_name == "tfidf-logreg"
+
+
 def test_chart_is_svg_with_the_curve_and_estimate(client, auth, session) -> None:
     project, lead, reviewer, _ = _project(session)
     auth.login(reviewer.email)
