@@ -8,7 +8,12 @@ review.services.ranking.retrain, each in its own session and transaction as the 
 
 * the first retrain (features built and stored in feature_sets),
 * a retrain after each new decision with the features in the worker's memory (the usual case),
-* a retrain with the memory cache cleared (features unpickled from feature_sets, after a restart).
+* a retrain with the memory cache cleared (features unpickled from feature_sets, after a restart),
+* with ``--added K``: a retrain after K new records arrive (the features are rebuilt; with an
+  embedding ranker only the new records are encoded).
+
+``--model`` picks the ranker (e.g. ``tfidf-emb-svm``, which needs the extra "embeddings"); the
+first retrain sets it and the later ones keep it, as in the app.
 
 Wall time and the CPU time of this process (``time.process_time``; the PostgreSQL server's own
 CPU is not in it) are reported per retrain, with the median of the parts the service records in
@@ -17,7 +22,7 @@ CPU is not in it) are reported per retrain, with the median of the parts the ser
 Usage:
     nice -n 19 .venv/bin/python bench/ranking_service_bench.py [--n 10000] [--labels 200]
         [--repeats 15] [--database-url postgresql+psycopg://postgres@127.0.0.1/bench]
-        [--profile] [--vacuum] [--json out.json]
+        [--model NAME] [--added K] [--profile] [--vacuum] [--json out.json]
 """
 
 from __future__ import annotations
@@ -118,14 +123,27 @@ def decide(factory, project_id: int, users: list[int], rids: list[int],
         s.commit()
 
 
-def timed_retrain(factory, project_id: int) -> dict:
+def timed_retrain(factory, project_id: int, ranker: str | None = None) -> dict:
     """One retrain in its own session, committed: wall and CPU seconds, and the run's metrics."""
     with factory() as s:
         w0, c0 = time.perf_counter(), time.process_time()
-        run = ranking.retrain(s, project_id=project_id)
+        run = ranking.retrain(s, project_id=project_id, ranker=ranker)
         s.commit()
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         return {"wall_s": wall, "cpu_s": cpu, **dict(run.metrics)}
+
+
+def add_records(factory, project_id: int, k: int) -> dict:
+    """K new records (reshuffled copies, as an import of another export), then a timed retrain."""
+    rows = read_records(k, seed=1)
+    with factory() as s:
+        s.execute(sa.insert(Record), [
+            {"project_id": project_id, "title": r["title"],
+             "abstract": f"{r['abstract']} (added)", "journal": r["journal"],
+             "authors": [], "keywords": [], "raw": {}} for r in rows])
+        ranking.records_changed(s, project_id=project_id)
+        s.commit()
+    return timed_retrain(factory, project_id)
 
 
 def vacuum(url: str) -> None:
@@ -173,6 +191,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--labels", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--model", default=None, help="ranker name (default: the app's default)")
+    ap.add_argument("--added", type=int, default=0,
+                    help="then add this many records and time the retrain that follows")
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--vacuum", action="store_true",
@@ -192,7 +213,7 @@ def run(args: argparse.Namespace, url: str) -> None:
     factory, pid, users, order, label_of = setup(url, args.n)
     decide(factory, pid, users, order[:args.labels], label_of)
     ranking.clear_memory_cache()
-    first = timed_retrain(factory, pid)
+    first = timed_retrain(factory, pid, args.model)
     if args.vacuum:
         vacuum(url)
     nxt = args.labels
@@ -205,17 +226,23 @@ def run(args: argparse.Namespace, url: str) -> None:
     for _ in range(max(3, args.repeats // 3)):
         ranking.clear_memory_cache()
         stored.append(timed_retrain(factory, pid))
+    added = add_records(factory, pid, args.added) if args.added else None
     prof = profile_one(factory, pid, users, order[nxt], label_of) if args.profile else ""
     dialect = make_engine(url).dialect.name
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     result = {"database": dialect, "records": args.n, "labels_at_start": args.labels,
               "load_average": load, "vacuum": args.vacuum,
+              "model": args.model or "default",
               "first": {k: first[k] for k in ("wall_s", "cpu_s", "timings")},
               "memory": summarise(memory), "stored": summarise(stored)}
     for name, runs in (("memory", memory), ("stored", stored)):
         sources = {r["features"] for r in runs}
         assert sources == {name}, (name, sources)
+    if added is not None:
+        result["added"] = {"records": args.added,
+                           **{k: added[k] for k in ("wall_s", "cpu_s", "timings")}}
     print(f"database: {dialect}; records: {args.n}; labels at start: {args.labels}; "
+          f"model: {args.model or 'default'}; "
           f"load average after the runs: {load} (2 cores)")
     print(f"first retrain (features built): wall {first['wall_s']:.2f} s, "
           f"CPU {first['cpu_s']:.2f} s  {first['timings']}")
@@ -225,6 +252,9 @@ def run(args: argparse.Namespace, url: str) -> None:
               f", CPU {r['median_cpu_s'] * 1000:.0f} ms (max wall {r['max_wall_s'] * 1000:.0f} ms"
               f", {r['runs']} runs, ranks written {r['ranks_written_median']:.0f}); "
               f"parts (median s): {r['parts_median_s']}")
+    if added is not None:
+        print(f"retrain after {args.added} new records (features rebuilt): wall "
+              f"{added['wall_s']:.2f} s, CPU {added['cpu_s']:.2f} s  {added['timings']}")
     if prof:
         print(prof)
     if args.json:
