@@ -40,6 +40,7 @@ from review.services.dedup_graph import (
 )
 from review.services.projects import LEAD, require_project
 from screening.dedup import DedupRecord, Pair, find_duplicates
+from screening.dedup.groups import OLD_RUN_RAIL, group_clash
 from screening.dedup.normalise import Norm, normalise_all
 
 Progress = Callable[[float, str], None]
@@ -153,7 +154,7 @@ def _store_pairs(session: Session, project_id: int, pairs: list[Pair],
         a, b = sorted((int(pair.a), int(pair.b)))
         if (a, b) in existing or groups.kept_apart(a, b, rejected):
             continue
-        reasons = [r for r in reasons_json(pair) if _OLD_RUN_GUARD not in r["note"]]
+        reasons = [r for r in reasons_json(pair) if OLD_RUN_RAIL not in r["note"]]
         status = "auto" if _auto(pair) else "pending"
         clash = ""
         if status == "auto" and groups.find(a) != groups.find(b):
@@ -188,8 +189,7 @@ def _store_pairs(session: Session, project_id: int, pairs: list[Pair],
 
 # The engine refuses to join two old records (it expects one record per existing group); this
 # layer passes every record and applies that rail to whole groups itself, so a pair refused
-# for that reason alone is still an automatic merge here.
-_OLD_RUN_GUARD = "already deduplicated in an earlier run"
+# for that reason alone (OLD_RUN_RAIL) is still an automatic merge here.
 
 
 def _auto(pair: Pair) -> bool:
@@ -197,7 +197,7 @@ def _auto(pair: Pair) -> bool:
     if pair.decision == "auto":
         return True
     guards = [r.note for r in pair.reasons if r.field == "guard"]
-    return bool(guards) and all(_OLD_RUN_GUARD in note for note in guards)
+    return bool(guards) and all(OLD_RUN_RAIL in note for note in guards)
 
 
 def _group_clash(members: set[int], records: dict[int, DedupRecord], norms: dict[int, Norm]
@@ -211,17 +211,7 @@ def _group_clash(members: set[int], records: dict[int, DedupRecord], norms: dict
         return ""
     missing = [m for m in members if m not in norms]
     norms.update(zip(missing, normalise_all([records[m] for m in missing]), strict=True))
-    group = [norms[m] for m in members]
-    years = {n.year for n in group if n.year}
-    if len({n.doi for n in group if n.doi}) > 1:
-        return "would put two different DOIs in one group"
-    if years and max(years) - min(years) > 1:
-        return "would put years more than 1 apart in one group"
-    if len({n.markers for n in group}) > 1:
-        return "would merge an erratum/reply/comment with the paper it concerns"
-    if len({n.cochrane for n in group if n.cochrane}) > 1:
-        return "would merge different Cochrane review versions"
-    return ""
+    return group_clash([norms[m] for m in members])
 
 
 def _summary(session: Session, project_id: int, *, compared: int, new: int, stored: _Stored,

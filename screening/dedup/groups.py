@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from screening.dedup.model import DedupRecord
 from screening.dedup.normalise import Norm
 
+#: The rail of incremental runs (see the module docstring), as it appears in a pair's reasons.
+OLD_RUN_RAIL = "would join two records already deduplicated in an earlier run"
+
 
 @dataclass
 class _Group:
@@ -46,8 +49,27 @@ def _clash(a: _Group, b: _Group) -> str:
     if len(a.cochrane | b.cochrane) > 1:
         return "would merge different Cochrane review versions"
     if a.old + b.old > 1:
-        return "would join two records already deduplicated in an earlier run"
+        return OLD_RUN_RAIL
     return ""
+
+
+def _group_of(norm: Norm, old: bool = False) -> _Group:
+    return _Group({norm.doi} - {""}, {norm.year} if norm.year else set(), {norm.markers},
+                  {norm.cochrane} - {""}, int(old))
+
+
+def group_clash(norms: Sequence[Norm]) -> str:
+    """The guard rail (other than the incremental one) that these records as one group break.
+
+    Returns:
+        The rail's wording, or "" if the records may be one group.
+    """
+    if not norms:
+        return ""
+    whole = _group_of(norms[0])
+    for norm in norms[1:]:
+        whole.absorb(_group_of(norm))
+    return _clash(whole, _Group())
 
 
 class GuardedUnion:
@@ -55,11 +77,7 @@ class GuardedUnion:
 
     def __init__(self, norms: Sequence[Norm], old: Sequence[bool]) -> None:
         self.parent = list(range(len(norms)))
-        self.info = [
-            _Group({n.doi} - {""}, {n.year} if n.year else set(), {n.markers},
-                   {n.cochrane} - {""}, int(o))
-            for n, o in zip(norms, old, strict=True)
-        ]
+        self.info = [_group_of(n, o) for n, o in zip(norms, old, strict=True)]
 
     def find(self, i: int) -> int:
         """Root of i's group (with path halving)."""

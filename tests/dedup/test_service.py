@@ -390,3 +390,23 @@ def test_a_group_is_re_formed_from_the_pairs_that_remain(session, team):
     session.commit()
     session.refresh(pairs[(b.id, c.id)])
     assert pairs[(b.id, c.id)].status == "rejected"
+
+
+def test_a_new_record_is_not_merged_into_a_group_it_would_give_a_second_doi(session, team):
+    a = paper(session, team.project)
+    b = paper(session, team.project, doi=None, abstract=None)
+    session.commit()
+    service.dedup_new_records(session, project_id=team.project.id)
+    session.commit()
+    session.refresh(b)
+    assert b.canonical_id == a.id
+    # b has no DOI, so b and c alone look like one work; but b's group already holds a's DOI
+    c = paper(session, team.project, doi="10.1080/09540962.2021.2")
+    session.commit()
+    service.dedup_new_records(session, project_id=team.project.id, new_record_ids=[c.id])
+    session.commit()
+    session.refresh(c)
+    assert c.canonical_id is None
+    notes = [r["note"] for p in session.scalars(sa.select(DuplicateCandidate).where(
+        DuplicateCandidate.status == "pending")) for r in p.reasons if r["field"] == "guard"]
+    assert "automatic merge refused: would put two different DOIs in one group" in notes
