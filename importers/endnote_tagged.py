@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from importers.errors import Problem
-from importers.normalise import make_record
+from importers.normalise import records_from_tags
 from importers.record import Record
 
 FIELD_TAGS: dict[str, tuple[str, ...]] = {
@@ -67,13 +67,6 @@ def _fields(tags: dict[str, list[str]]) -> dict[str, Any]:
 
 def parse_text(text: str) -> tuple[list[Record], list[Problem]]:
     """Parse EndNote tagged text into records and problems."""
-    out: list[Record] = []
-    problems: list[Problem] = []
-    for line, tags in records(text):
-        raw = {t: v[0] if len(v) == 1 else v for t, v in tags.items()}
-        record = make_record(_fields(tags), raw, f"line {line}")
-        if not (record.title or record.authors or record.doi):
-            problems.append(Problem(f"line {line}", "entry without title, author or DOI"))
-            continue
-        out.append(record)
-    return out, problems
+    return records_from_tags(records(text), _fields,
+                             lambda r: bool(r.title or r.authors or r.doi),
+                             "entry without title, author or DOI")

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from importers.errors import Problem
-from importers.normalise import make_record
+from importers.normalise import records_from_tags
 from importers.record import Record
 
 _LINE = re.compile(r"([A-Z][A-Z0-9]{0,3}) *- (.*)$")
@@ -74,14 +74,6 @@ def _fields(tags: dict[str, list[str]]) -> dict[str, Any]:
 
 def parse_text(text: str) -> tuple[list[Record], list[Problem]]:
     """Parse MEDLINE text into records and problems (entries without title or PMID)."""
-    out: list[Record] = []
-    problems: list[Problem] = []
-    for line, tags in records(text):
-        raw = {t: v[0] if len(v) == 1 else v for t, v in tags.items()}
-        record = make_record(_fields(tags), raw, f"line {line}")
-        if not (record.title or record.pmid or record.abstract):
-            problems.append(Problem(f"line {line}", "MEDLINE entry without PMID, title or "
-                                                    "abstract"))
-            continue
-        out.append(record)
-    return out, problems
+    return records_from_tags(records(text), _fields,
+                             lambda r: bool(r.title or r.pmid or r.abstract),
+                             "MEDLINE entry without PMID, title or abstract")

@@ -9,9 +9,10 @@ from __future__ import annotations
 import ast
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from importers.errors import Problem
 from importers.names import normalise_authors, split_author_string
 from importers.record import Record
 
@@ -361,3 +362,36 @@ def make_record(fields: dict[str, Any], raw: dict[str, Any], locator: str | None
         raw=raw,
         locator=locator,
     )
+
+
+def collapse_tags(tags: dict[str, list[str]]) -> dict[str, Any]:
+    """Tag -> values as exported: one value as a string, several as a list (a record's `raw`)."""
+    return {t: v[0] if len(v) == 1 else v for t, v in tags.items()}
+
+
+def records_from_tags(
+    entries: Iterable[tuple[int, dict[str, list[str]]]],
+    fields: Callable[[dict[str, list[str]]], dict[str, Any]],
+    usable: Callable[[Record], bool],
+    refusal: str,
+) -> tuple[list[Record], list[Problem]]:
+    """Records of a tagged format (MEDLINE, EndNote tagged, Web of Science) and its problems.
+
+    Args:
+        entries: (first line, tag -> values) per entry, as the format's reader yields them.
+        fields: the format's mapping of its tags to `make_record` fields.
+        usable: whether a record identifies a work (else it is skipped as a problem).
+        refusal: the problem's reason for a record that is not usable.
+
+    Returns:
+        (records, problems), each problem at "line N" of its entry.
+    """
+    out: list[Record] = []
+    problems: list[Problem] = []
+    for line, tags in entries:
+        record = make_record(fields(tags), collapse_tags(tags), f"line {line}")
+        if usable(record):
+            out.append(record)
+        else:
+            problems.append(Problem(f"line {line}", refusal))
+    return out, problems

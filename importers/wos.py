@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from importers.errors import Problem
-from importers.normalise import make_record
+from importers.normalise import collapse_tags, records_from_tags
 from importers.record import Record
 
 _LINE = re.compile(r"([A-Z][A-Z0-9]) (.*)$")
@@ -99,14 +99,6 @@ def _as_list(value: Any) -> list[str]:
 
 def parse_text(text: str) -> tuple[list[Record], list[Problem]]:
     """Parse WoS plain text into records and problems (entries without title or id)."""
-    out: list[Record] = []
-    problems: list[Problem] = []
-    for line, tags in records(text):
-        raw = {t: v[0] if len(v) == 1 else v for t, v in tags.items()}
-        fields = fields_from({t: v[0] if len(v) == 1 else v for t, v in tags.items()})
-        record = make_record(fields, raw, f"line {line}")
-        if not (record.title or record.doi or record.source_id):
-            problems.append(Problem(f"line {line}", "record without title, DOI or UT id"))
-            continue
-        out.append(record)
-    return out, problems
+    return records_from_tags(records(text), lambda tags: fields_from(collapse_tags(tags)),
+                             lambda r: bool(r.title or r.doi or r.source_id),
+                             "record without title, DOI or UT id")
