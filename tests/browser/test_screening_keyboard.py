@@ -102,6 +102,12 @@ def test_a_key_pressed_while_the_next_record_settles_decides_it_in_place(
     page.keyboard.press("i")
     shows(page, r2)  # swapped in, not settled yet
     page.keyboard.press("e")
+    # another swap (the ranking freshness, polled) that settles first must not release the key
+    page.evaluate("""() => new Promise(done => {
+        document.addEventListener("htmx:afterSettle", done, {once: true});
+        htmx.ajax("GET", document.querySelector("#ranking-freshness").getAttribute("hx-get"),
+                  {target: "#ranking-freshness", swap: "outerHTML settle:0ms"});
+    })""")
     shows(page, r3)
     assert page.evaluate("window.stillHere") is True
     with live_server.session() as session:
