@@ -79,6 +79,7 @@ def decide(project_id: int) -> ResponseReturnValue:
                              form=request.form, status=422)
     except ConflictError as exc:
         session.rollback()
+        screener = _screener(project_id)  # the rollback expired the project it had loaded
         shown = _claim_next(screener, stage)
         return render_screen(screener, stage, shown=shown, notice=f"Not saved: {exc}.",
                              status=200 if htmx else 409)

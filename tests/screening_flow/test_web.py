@@ -162,3 +162,25 @@ def test_a_plain_form_notice_shows_once_in_the_next_htmx_fragment(client, auth, 
     fragment = client.get(url(team), headers=HX).get_data(as_text=True)
     assert all(f"Saved: include (record {r.id})" in fragment for r in team.records[:3])
     assert "Saved:" not in client.get(url(team)).get_data(as_text=True)
+
+
+def test_a_record_done_by_others_meanwhile_is_not_saved_and_the_next_one_shows(
+        client, auth, team, session):
+    # Ada's page shows the first record; Ben and Cat give it both its decisions before she posts
+    first = team.records[0].id
+    for user in (team.ben, team.cat):
+        session.add(Decision(project_id=team.pid, record_id=first, stage="title_abstract",
+                             reviewer_id=user.id, slot=1 if user is team.ben else 2,
+                             label="exclude"))
+    session.commit()
+    auth.login(team.ada.email)
+    for headers, status in ((HX, 200), ({}, 409)):
+        response = auth.post(url(team, "decide"), {"record_id": first, "label": "include"},
+                             headers=headers)
+        html = response.get_data(as_text=True)
+        assert response.status_code == status
+        assert "Not saved: this record already has all its decisions" in html
+        assert shown_record(html) == team.records[1].id
+    session.expire_all()
+    assert session.scalar(sa.select(sa.func.count()).select_from(Decision).where(
+        Decision.reviewer_id == team.ada.id)) == 0
