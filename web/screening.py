@@ -56,8 +56,19 @@ def _int(name: str) -> int | None:
 
 @bp.get("/")
 def screen(project_id: int) -> ResponseReturnValue:
-    """The next record to screen (or the one asked for, if it is still in my queue)."""
-    return render_screen(_screener(project_id), _stage(), record_id=_int("record"),
+    """The next record to screen (or the one asked for, if it is still in my queue).
+
+    The record shown is held for the reviewer (others' queues skip it once enough people read
+    it): without that, reviewers opening the page at once would all get the same record.
+    """
+    screener, stage, record_id = _screener(project_id), _stage(), _int("record")
+    shown = None
+    if screener.pilot is None and record_id is None:
+        shown = service.held_record(get_session(), project=screener.project,
+                                    reviewer_id=current_user.id, stage=stage)
+        if shown is None:
+            shown = _claim_next(screener, stage)
+    return render_screen(screener, stage, record_id=record_id, shown=shown,
                          query=request.args.get("q", ""))
 
 

@@ -66,9 +66,9 @@ from review.services.screening_views import (
 
 __all__ = [
     "DecisionPage", "MyDecision", "Progress", "Screener", "apply_quota", "claim_next", "decide",
-    "my_decisions", "next_record", "progress", "progress_for", "queue_head", "record_decision",
-    "screenable_record", "screener", "screening_reasons", "snapshot", "undo_last",
-    "visible_decisions",
+    "held_record", "my_decisions", "next_record", "progress", "progress_for", "queue_head",
+    "record_decision", "screenable_record", "screener", "screening_reasons", "snapshot",
+    "undo_last", "visible_decisions",
 ]
 
 NOTE_MAX = 5000
@@ -214,6 +214,20 @@ def queue_head(
     if held is not None:
         return held
     return _unclaimed_first(session, queue, params)
+
+
+def held_record(
+    session: Session, *, project: Project, reviewer_id: int, stage: str
+) -> Record | None:
+    """The record the reviewer holds a live claim on, if it is still in their queue.
+
+    None means a page showing the queue head should claim it first (see :func:`claim_next`):
+    else reviewers who open the page at the same moment are all shown the same record.
+    Same access contract as :func:`queue_head`.
+    """
+    check_stage(stage)
+    return session.scalar(_queue(stage).held,
+                          bound(project, reviewer_id=reviewer_id, now=utcnow()))
 
 
 def _unclaimed_first(session: Session, queue: _Queue, params: dict[str, Any]) -> Record | None:

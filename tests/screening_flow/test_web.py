@@ -184,3 +184,18 @@ def test_a_record_done_by_others_meanwhile_is_not_saved_and_the_next_one_shows(
     session.expire_all()
     assert session.scalar(sa.select(sa.func.count()).select_from(Decision).where(
         Decision.reviewer_id == team.ada.id)) == 0
+
+
+def test_opening_the_page_holds_the_record_so_a_third_reviewer_gets_another(
+        client, auth, team):
+    # two reviewers per record: Ada and Ben opening the page share the first record, Cat (who
+    # opens it before either has decided) is given the second instead of a record she would
+    # only be refused on
+    seen = {}
+    for user in (team.ada, team.ben, team.cat):
+        auth.login(user.email)
+        seen[user.email] = shown_record(client.get(url(team)).get_data(as_text=True))
+        assert shown_record(client.get(url(team)).get_data(as_text=True)) == seen[user.email]
+        auth.post("/logout")
+    first, second = team.records[0].id, team.records[1].id
+    assert [seen[u.email] for u in (team.ada, team.ben, team.cat)] == [first, first, second]
