@@ -61,8 +61,8 @@ class Record(Base):
 
     __tablename__ = "records"
     __table_args__ = (
-        sa.Index("ix_records_project_rank", "project_id", "canonical_id", "rank"),
-        # Covers the screening queue and progress queries (no row reads over 10,000+ records).
+        # Covers the screening queue and progress queries (no row reads over 10,000+ records),
+        # and through its first three columns the ranking's kept count and top-rank reads.
         sa.Index("ix_records_screening", "project_id", "canonical_id", "rank",
                  "auto_excluded_by_id", "quota_ta", "quota_ft"),
     )

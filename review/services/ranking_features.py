@@ -109,7 +109,8 @@ def bump_records_version(session: Session, project_id: int) -> None:
         set_={"version": table.c.version + 1, "changed_at": values["changed_at"]}))
 
 
-# Both use the (project_id, canonical_id, rank) index; no record text is read.
+# Both read the leading (project_id, canonical_id, rank) columns of ix_records_screening; no
+# record text is read.
 _KEPT_COUNT = sa.text(
     "SELECT count(*) FROM records WHERE project_id = :p AND canonical_id IS NULL")
 _TOP_RANKED = sa.text(
