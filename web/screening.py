@@ -139,7 +139,8 @@ def _claim_next(screener: service.Screener, stage: str, record_id: int | None = 
     read session: on SQLite the scan past the records already done then holds no lock, and the
     write that follows (hold the record, after checking it is still in the queue) is short.
     """
-    if record_id is None:
+    looked_up = record_id is None
+    if looked_up:
         get_session().commit()
         reading_session()
         head = service.queue_head(get_session(), project=screener.project,
@@ -150,7 +151,7 @@ def _claim_next(screener: service.Screener, stage: str, record_id: int | None = 
         writing_session()
     session = get_session()
     record = service.claim_next(session, project=screener.project, reviewer_id=current_user.id,
-                                stage=stage, record_id=record_id)
+                                stage=stage, record_id=record_id, unless_claimed=looked_up)
     session.commit()
     reading_session()
     return record

@@ -131,6 +131,7 @@ _DROP_MY_CLAIMS = sa.delete(ScreeningClaim).where(
 class _Queue(NamedTuple):
     held: Any  # the record the reviewer holds a live claim on
     one: Any  # a given record, if it is in the queue
+    one_unclaimed: Any  # a given record, if it is in the queue and not read by enough others
     claimed: tuple[Any, Any]  # first ranked / unranked record not read by enough others
     open: tuple[Any, Any]  # first ranked / unranked record in the queue
 
@@ -152,7 +153,8 @@ def _queue(stage: str) -> _Queue:
                    ScreeningClaim.expires_at > NOW_BIND, *conditions)
             .order_by(ScreeningClaim.expires_at.desc()).limit(1))
     one = sa.select(Record).where(Record.id == sa.bindparam("record_id"), *conditions)
-    return _Queue(held, one, first(claimed), first(conditions))
+    one_unclaimed = sa.select(Record).where(Record.id == sa.bindparam("record_id"), *claimed)
+    return _Queue(held, one, one_unclaimed, first(claimed), first(conditions))
 
 
 def screener(session: Session, *, project_id: int, user_id: int,
@@ -246,23 +248,32 @@ def _first(session: Session, statements: tuple[Any, Any], params: dict[str, Any]
 
 def claim_next(
     session: Session, *, project: Project, reviewer_id: int, stage: str,
-    record_id: int | None = None,
+    record_id: int | None = None, unless_claimed: bool = False,
 ) -> Record | None:
     """Pick the reviewer's next record (or ``record_id``) and hold it for them for a while.
 
     The claim makes other reviewers' queues skip a record that enough people are already
     reading, so a team working at once is not all shown the same record. Replaces the
     reviewer's earlier claims at this stage. Same access contract as :func:`queue_head`.
+
+    Args:
+        session: a writing session (the claim is written in it, not committed).
+        project: the project (access already checked, see screener()).
+        reviewer_id: the reviewer.
+        stage: the screening stage.
+        record_id: the record to hold, if it is still in the reviewer's queue.
+        unless_claimed: take ``record_id`` only if enough others are not reading it by now
+            (it was the queue head in an earlier read); else the next such record.
     """
     check_stage(stage)
     session.execute(_DROP_MY_CLAIMS, {"reviewer_id": reviewer_id, "stage": stage})
-    record = None
+    queue, record = _queue(stage), None
+    params = bound(project, reviewer_id=reviewer_id, now=utcnow())
     if record_id is not None:
-        record = queue_head(session, project=project, reviewer_id=reviewer_id, stage=stage,
-                            record_id=record_id)
+        one = queue.one_unclaimed if unless_claimed else queue.one
+        record = session.scalar(one, {**params, "record_id": record_id})
     # Its own claims are gone, so the queue head is the first record others do not fill.
-    record = record or _unclaimed_first(
-        session, _queue(stage), bound(project, reviewer_id=reviewer_id, now=utcnow()))
+    record = record or _unclaimed_first(session, queue, params)
     if record is not None:
         _hold(session, {"record_id": record.id, "stage": stage, "reviewer_id": reviewer_id,
                         "expires_at": utcnow() + CLAIM_TTL})

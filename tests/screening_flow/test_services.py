@@ -271,6 +271,20 @@ def test_claims_spread_a_team_over_records_and_expire(session, team):
                         stage=TA).id == r[0].id  # expired claims no longer count
 
 
+def test_a_head_looked_up_earlier_is_taken_only_if_still_free(session, team):
+    r = team.records
+    # Cat looked the head up (r0) in a read; Ada and Ben claimed it before Cat's write
+    for user in (team.ada, team.ben):
+        s.claim_next(session, project=team.project, reviewer_id=user.id, stage=TA)
+    looked_up = s.claim_next(session, project=team.project, reviewer_id=team.cat.id, stage=TA,
+                             record_id=r[0].id, unless_claimed=True)
+    assert looked_up.id == r[1].id
+    # asked for by the reviewer (an undo shows the record again): held whoever reads it
+    asked = s.claim_next(session, project=team.project, reviewer_id=team.cat.id, stage=TA,
+                         record_id=r[0].id)
+    assert asked.id == r[0].id
+
+
 def test_when_every_open_record_is_claimed_the_queue_still_gives_one(session, team):
     r = team.records
     for rec in r[1:]:
