@@ -129,7 +129,7 @@ def undo(project_id: int, stop_id: int) -> ResponseReturnValue:
 
 @bp.get("/chart.svg")
 def chart(project_id: int) -> ResponseReturnValue:
-    """Includes found against records screened, with the estimated total (SVG)."""
+    """Includes found against records screened, and the most there can be in all (SVG)."""
     project_for(project_id, READ)
     body = render_template("ranking/chart.svg", **chart_geometry(_report(project_id)))
     return Response(body, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
@@ -137,11 +137,15 @@ def chart(project_id: int) -> ResponseReturnValue:
 
 def chart_geometry(report: service.StoppingReport, *, width: int = 560,
                    height: int = 320) -> dict[str, Any]:
-    """Pixel coordinates of the chart: the curve, the estimate band, the axes' labels."""
+    """Pixel coordinates of the chart: the curve, the band of includes, the axes' labels.
+
+    The band reaches from the includes found to the most there can be (see
+    StoppingReport.recall_at_least).
+    """
     left, right, top, bottom = 52, 16, 28, 44
     pw, ph = width - left - right, height - top - bottom
-    total = report.estimated_total
-    y_max = max(report.n_found, 1, int(total[2] + 0.999) if total else 0)
+    at_most = report.includes_at_most
+    y_max = max(report.n_found, 1, int(at_most + 0.999) if at_most else 0)
     y_max = min(y_max, max(report.n_total, 1))
     x_max = max(report.n_total, 1)
 
@@ -154,9 +158,8 @@ def chart_geometry(report: service.StoppingReport, *, width: int = 560,
     return {
         "width": width, "height": height, "left": left, "top": top, "pw": pw, "ph": ph,
         "points": " ".join(f"{x(s)},{y(f)}" for s, f in report.curve),
-        "estimate": None if total is None else
-        {"y": y(total[0]), "y_low": y(total[1]), "y_high": y(total[2]),
-         "value": total[0], "low": total[1], "high": total[2]},
+        "bound": None if at_most is None else
+        {"y_low": y(report.n_found), "y_high": y(at_most), "at_most": at_most},
         "x_ticks": [(x(v), v) for v in _ticks(x_max)],
         "y_ticks": [(y(v), v) for v in _ticks(y_max)],
         "report": report, "x_now": x(report.n_screened),

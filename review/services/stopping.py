@@ -63,12 +63,25 @@ class StoppingReport:
         return self.rules["hypergeometric"]
 
     @property
-    def estimated_total(self) -> tuple[float, float, float] | None:
-        """Estimated includes in the whole set: (point, low, high), or None before any."""
-        est, interval = self.estimate.estimated_recall, self.estimate.recall_interval
-        if not est or not interval or not interval[0]:
+    def recall_at_least(self) -> float | None:
+        """The recall the screening has reached at least, at the estimate's confidence.
+
+        The estimate takes the rate of includes among the records left from recent screening,
+        but those records came first in the ranking: they are richer in includes than the ones
+        left, so the rate overstates the includes left (early on, by far) and the point
+        estimate and the upper end understate recall. The lower end stays a safe bound; the
+        chart shows it alone. None before the first include.
+        """
+        interval = self.estimate.recall_interval
+        return interval[0] if interval and interval[0] else None
+
+    @property
+    def includes_at_most(self) -> float | None:
+        """Includes in the whole set at most (same bound), or None before the first include."""
+        low = self.recall_at_least
+        if low is None:
             return None
-        return self.n_found / est, self.n_found / interval[1], self.n_found / interval[0]
+        return min(self.n_found / low, self.n_found + self.n_total - self.n_screened)
 
 
 def screened_in_order(session: Session, *, project_id: int, stage: str = STAGE) -> list[int]:

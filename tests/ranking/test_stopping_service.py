@@ -32,6 +32,20 @@ def test_report_orders_by_first_decision_and_estimates(session) -> None:
     low, high = est.recall_interval
     assert 0 < low <= est.estimated_recall <= high <= 1
     assert stopping.screened_in_order(session, project_id=project.id) == [1] + [0] * 9
+    # what the chart shows: recall at least the interval's lower end, so includes at most
+    assert report.recall_at_least == low
+    assert report.includes_at_most == min(1 / low, 1 + len(records) - 10)
+
+
+def test_early_on_the_chart_bounds_the_includes_by_the_records_left(session) -> None:
+    # two includes in the first two records: the estimate would extrapolate their rate to
+    # every record left; the chart says only what is safe
+    project, lead, _, records = setup_project(session)
+    for rec in records[:2]:
+        decide(session, rec, lead, "include")
+    report = stopping.stopping_report(session, project_id=project.id)
+    assert report.recall_at_least is not None and 0 < report.recall_at_least < 0.5
+    assert report.includes_at_most == len(records)  # 2 found + 12 not yet screened
 
 
 def test_stop_marks_exactly_the_never_screened_records_and_undo_restores(session) -> None:

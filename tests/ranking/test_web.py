@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from review.models import Record, StopEvent
 from review.services import ranking
+from review.services.stopping import stopping_report
 from tests.conftest import Auth
 from tests.ranking.helpers import decide, setup_project
 
@@ -77,7 +78,10 @@ def test_chart_is_svg_with_the_curve_and_estimate(client, auth, session) -> None
     response = client.get(f"/projects/{project.id}/ranking/chart.svg")
     assert response.status_code == 200 and response.mimetype == "image/svg+xml"
     body = response.get_data(as_text=True)
-    assert body.startswith("<svg") and 'class="found"' in body and "estimated recall" in body
+    assert body.startswith("<svg") and 'class="found"' in body
+    report = stopping_report(session, project_id=project.id)
+    assert f"recall at least {100 * report.recall_at_least:.0f}% (95% confidence)" in body
+    assert f"at most {report.includes_at_most:.0f} includes in all" in body
     dashboard = client.get(f"/projects/{project.id}/").get_data(as_text=True)
     assert f"/projects/{project.id}/ranking/chart.svg" in dashboard
 
