@@ -8,6 +8,7 @@ from review.models import Record, StopEvent
 from review.services import ranking
 from review.services.stopping import stopping_report
 from tests.conftest import Auth
+from tests.factories import make_records
 from tests.ranking.helpers import decide, setup_project
 
 
@@ -84,6 +85,21 @@ def test_chart_is_svg_with_the_curve_and_estimate(client, auth, session) -> None
     assert f"at most {report.includes_at_most:.0f} includes in all" in body
     dashboard = client.get(f"/projects/{project.id}/").get_data(as_text=True)
     assert f"/projects/{project.id}/ranking/chart.svg" in dashboard
+
+
+def test_chart_says_too_early_instead_of_extrapolating_the_first_includes(
+        client, auth, session) -> None:
+    project, lead, reviewer, records = setup_project(session)
+    records += make_records(session, project, 400)
+    for rec in records[:2]:  # the first two records screened are both includes
+        decide(session, rec, lead, "include")
+    session.commit()
+    auth.login(reviewer.email)
+    body = client.get(f"/projects/{project.id}/ranking/chart.svg").get_data(as_text=True)
+    report = stopping_report(session, project_id=project.id)
+    assert report.recall_at_least < 0.01
+    assert "too early to bound recall" in body and "recall at least" not in body
+    assert f"at most {len(records)} includes in all" in body  # 2 found + every record left
 
 
 def test_stopping_page_is_for_leads_and_stop_then_undo(client, auth, session) -> None:
