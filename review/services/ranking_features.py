@@ -161,18 +161,24 @@ def cached_features(
     return feats, ids, "stored"
 
 
-def _fetch(session: Session, project_id: int, fp: str) -> bytes | None:
+def _fetch(session: Session, project_id: int, fp: str | None) -> bytes | None:
+    """The project's stored features if their fingerprint is ``fp`` (None: whatever it is)."""
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         # binary results: the bytea arrives as bytes, not as hex text twice its size (2x faster)
         driver: Any = conn.connection.driver_connection
+        sql = "SELECT data FROM feature_sets WHERE project_id = %s"
+        args: list[Any] = [project_id]
+        if fp is not None:
+            sql, args = sql + " AND fingerprint = %s", [*args, fp]
         with driver.cursor(binary=True) as cur:
-            cur.execute("SELECT data FROM feature_sets WHERE project_id = %s AND fingerprint = %s",
-                        (project_id, fp))
+            cur.execute(sql, args)
             row = cur.fetchone()
         return None if row is None else bytes(row[0])
-    data: bytes | None = session.scalar(sa.select(FeatureSet.data).where(
-        FeatureSet.project_id == project_id, FeatureSet.fingerprint == fp))
+    query = sa.select(FeatureSet.data).where(FeatureSet.project_id == project_id)
+    if fp is not None:
+        query = query.where(FeatureSet.fingerprint == fp)
+    data: bytes | None = session.scalar(query)
     return data
 
 
@@ -209,19 +215,13 @@ def stored_embeddings(session: Session, project_id: int) -> tuple[np.ndarray, np
         (keys, float32 embeddings) with one row per key (see
         screening.ranking.embeddings.embedding_keys), or None if the stored features have none.
     """
-    data = _fetch_any(session, project_id)
+    data = _fetch(session, project_id, None)
     parts = pickle.loads(data) if data is not None else None  # written by this module only
     if not isinstance(parts, dict) or "embedding_keys" not in parts:
         return None
     matrix = parts["matrix"]
     block = matrix[:, matrix.shape[1] - EMBEDDING_DIM:].toarray().astype(np.float32)
     return parts["embedding_keys"], block
-
-
-def _fetch_any(session: Session, project_id: int) -> bytes | None:
-    data: bytes | None = session.scalar(
-        sa.select(FeatureSet.data).where(FeatureSet.project_id == project_id))
-    return data
 
 
 def store_features(
